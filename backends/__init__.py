@@ -1,0 +1,1 @@
+"""Scheduler adapters (SLURM, local processes, Kubernetes) and the command runners they use."""

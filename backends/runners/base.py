@@ -1,0 +1,49 @@
+"""The runner protocol and its result type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def error_text(self) -> str:
+        """The first line of stderr (or stdout), for one-line error messages."""
+        for stream in (self.stderr, self.stdout):
+            text = stream.decode("utf-8", "replace").strip()
+            if text:
+                return text.splitlines()[0][:300]
+        return f"exit status {self.returncode}"
+
+
+class Runner(Protocol):
+    """Runs one command without a shell on the caller's side; arguments are passed literally."""
+
+    description: str  # "local" or "ssh root@host:port", for messages
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float = 30.0,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Run argv and wait for it. A non-zero exit is a CommandResult, not an exception; a
+        connection failure or timeout raises monitor.errors.BackendUnavailable naming the host and
+        the command."""
+        ...
+
+    async def close(self) -> None: ...

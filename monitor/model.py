@@ -1,0 +1,244 @@
+"""Value types shared by the engine, the backends and the store.
+
+Times are epoch seconds (float, UTC) everywhere; only views format them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.states import State
+
+
+@dataclass(frozen=True, slots=True)
+class JobKey:
+    """A logical job: a name in a session, and the array index for one task of an array."""
+
+    session: str
+    name: str
+    task: int | None = None
+
+    def __str__(self) -> str:
+        suffix = f"[{self.task}]" if self.task is not None else ""
+        return f"{self.session}/{self.name}{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    """When the controller restarts a failed job by itself (issue-level detail lives in monitor.policies)."""
+
+    on: tuple[str, ...] = ()  # scheduler reasons (TIMEOUT, NODE_FAIL, ...) or "exit:N"
+    max_attempts: int = 1
+    backoff: float = 0.0  # seconds before the next attempt
+    requeue: bool = False  # prefer `scontrol requeue` while the controller still holds the job
+
+
+@dataclass(frozen=True, slots=True)
+class OutputCheck:
+    """An expected output path (template already expanded for the task) and how strictly to check it."""
+
+    path: str
+    non_empty: bool = False
+    min_size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything needed to submit one logical job again, stored with it (principle 6)."""
+
+    cluster: str
+    script: str  # absolute path on the cluster
+    workdir: str  # absolute path on the cluster
+    args: tuple[str, ...] = ()  # explicit command-line arguments of this task, templates expanded
+    options: tuple[str, ...] = ()  # extra scheduler options, e.g. ("--time=1",)
+    array: str | None = None  # the whole job's array expression ("0-4"); None for a plain job
+    log: str | None = None  # log path template (%j %x %A %a), absolute
+    err: str | None = None  # stderr template; None means stderr goes to the log
+    outputs: tuple[OutputCheck, ...] = ()  # {attempt} is still unexpanded here
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific (e.g. Kubernetes image)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task of a submission: its array index (None for a plain job) and its explicit arguments."""
+
+    index: int | None
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """One call to the scheduler: a plain job, or an array of the listed tasks only."""
+
+    session: str
+    name: str  # logical job name; the scheduler's job name
+    tag: str  # unique per submission; stored in --comment / a label so it can be found again
+    script: str  # absolute path on the cluster
+    workdir: str
+    tasks: tuple[TaskSpec, ...]
+    is_array: bool
+    log: str | None = None  # template, absolute
+    err: str | None = None
+    options: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """What the scheduler answered: the base ID and each task's own ID."""
+
+    job_id: str  # "123"
+    task_ids: dict[int | None, str]  # {None: "123"} or {0: "123_0", 3: "123_3"}
+    command: str  # the command that was run, shell-quoted, for the event log
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one scheduler source said about one job or array task at one poll."""
+
+    job_id: str  # as users see it: "123" or "123_4"
+    raw_state: str  # the scheduler's word, first word only ("CANCELLED", not "CANCELLED by 0")
+    name: str | None = None
+    tag: str | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    submit_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    requeues: int = 0
+    log_path: str | None = None  # when the scheduler knows it resolved
+    source: str = ""  # "squeue", "sacct", "scontrol", "local", "kubernetes"
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """The answer to one poll of one cluster. Jobs absent from `observations` were found nowhere."""
+
+    observations: dict[str, Observation]
+    commands: tuple[str, ...] = ()  # scheduler commands run, for "be kind to the controller" counts
+    finished_source: bool = True  # False when no source for finished jobs answered (accounting off
+    # and scontrol failed): absence then proves even less, and nothing may become LOST
+
+
+@dataclass(frozen=True, slots=True)
+class PathStat:
+    """An output file as found on the cluster (None in a result means it does not exist)."""
+
+    size: int
+    mtime: float
+    sha256: str | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One submission of a logical job, with its own scheduler ID and fate."""
+
+    number: int  # 1-based
+    job_id: str | None
+    state: State
+    kind: str = "submit"  # submit | restart | resume | requeue | adopt
+    raw_state: str | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    submit_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    log_path: str | None = None
+    err_path: str | None = None
+    requeues: int = 0
+    submission_id: int | None = None
+    id: int | None = None  # store row id
+
+
+@dataclass(slots=True)
+class Job:
+    """A logical job or array task and its attempts, oldest first."""
+
+    session: str
+    name: str
+    task: int | None
+    cluster: str
+    state: State
+    spec: JobSpec
+    reason: str | None = None
+    exit_code: int | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    updated_at: float = 0.0
+    missing_since: float | None = None  # first poll at which no source knew the current attempt
+    outputs_verified: int | None = None
+    outputs_expected: int | None = None
+    id: int | None = None  # store row id
+
+    @property
+    def key(self) -> JobKey:
+        return JobKey(self.session, self.name, self.task)
+
+    @property
+    def current(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def job_id(self) -> str | None:
+        return self.current.job_id if self.current else None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A state change or action, with its time and cause, kept forever in the store."""
+
+    at: float
+    kind: str  # state | submit | cancel | validate | warning | ...
+    message: str
+    from_state: State | None = None
+    to_state: State | None = None
+    job: JobKey | None = None
+    attempt: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPatch:
+    """Fields of the current attempt to overwrite; None leaves a field as stored."""
+
+    raw_state: str | None = None
+    state: State | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    submit_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    requeues: int | None = None
+    log_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobUpdate:
+    """The outcome of reconciling one job with a poll: written in the poll's single transaction."""
+
+    job_db_id: int
+    state: State
+    reason: str | None
+    exit_code: int | None
+    attempt: AttemptPatch | None = None
+    missing_since: float | None = None
+    clear_missing: bool = False
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """A row of the sessions list: counts per state and the last activity."""
+
+    name: str
+    manifest_path: str | None
+    created_at: float
+    last_activity: float
+    counts: dict[State, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
