@@ -101,6 +101,7 @@ class Observation:
 
     job_id: str  # as users see it: "123" or "123_4"
     raw_state: str  # the scheduler's word, first word only ("CANCELLED", not "CANCELLED by 0")
+    raw_id: str | None = None  # the scheduler's unique ID of a task (SLURM JobIDRaw, %j in log names)
     name: str | None = None
     tag: str | None = None
     reason: str | None = None
@@ -215,6 +216,16 @@ class AttemptPatch:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputStatus:
+    """The result of checking one expected output."""
+
+    path: str
+    present: bool
+    problem: str | None = None  # "missing", "empty", "smaller than N bytes", "checksum differs"
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobUpdate:
     """The outcome of reconciling one job with a poll: written in the poll's single transaction."""
 
@@ -225,6 +236,7 @@ class JobUpdate:
     attempt: AttemptPatch | None = None
     missing_since: float | None = None
     clear_missing: bool = False
+    outputs: tuple[OutputStatus, ...] | None = None  # set when outputs were checked
     events: tuple[Event, ...] = ()
 
 
@@ -242,3 +254,21 @@ class SessionSummary:
     def total(self) -> int:
         return sum(self.counts.values())
 
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One call to the scheduler, written as an intent before it is sent (principle 4)."""
+
+    id: int
+    session: str
+    job_name: str
+    kind: str  # submit | restart | resume
+    tag: str
+    cluster: str
+    tasks: tuple[int | None, ...]
+    status: str  # intent | submitted | rejected
+    created_at: float
+    command: str | None = None
+    scheduler_id: str | None = None
+    error: str | None = None
+    parent_id: int | None = None

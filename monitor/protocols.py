@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from monitor.model import PathStat, PollReport, SubmitRequest, SubmitResult
+from monitor.model import Job, JobUpdate, PathStat, PollReport, SubmitRequest, SubmitResult
+from monitor.states import State
 
 
 class Backend(Protocol):
@@ -39,3 +40,41 @@ class Backend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class SessionStorage(Protocol):
+    """The store as the controller uses it (implemented by store.session_store.SessionStore)."""
+
+    async def session_id(self, name: str) -> int: ...
+
+    async def jobs(
+        self,
+        session: str | None = None,
+        states: Iterable[State] | None = None,
+        ids: Iterable[int] | None = None,
+    ) -> list[Job]: ...
+
+    async def record_intent(
+        self,
+        session_id: int,
+        job_name: str,
+        kind: str,
+        tag: str,
+        cluster: str,
+        jobs: Sequence[Job],
+        command: str,
+        now: float,
+        parent_id: int | None = None,
+    ) -> int: ...
+
+    async def confirm_submission(
+        self,
+        submission_id: int,
+        result: SubmitResult,
+        attempts: Sequence[tuple[Job, str | None, str | None]],
+        now: float,
+    ) -> None: ...
+
+    async def reject_submission(self, submission_id: int, error: str, now: float) -> None: ...
+
+    async def apply_updates(self, updates: Sequence[JobUpdate], now: float) -> None: ...

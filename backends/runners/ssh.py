@@ -1,0 +1,213 @@
+"""Runs commands on a remote host over one reused asyncssh connection, reconnecting with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import asyncssh
+
+from backends.runners.base import CommandResult
+from backends.runners.local import command_line
+from backends.runners.ssh_target import HostKeyCheck, SshTarget, resolve_target
+from monitor.errors import BackendUnavailable
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class SshHealth:
+    """The connection as the status bar shows it; `last_ok` is the epoch time of the last answer."""
+
+    connected: bool
+    last_ok: float | None
+    last_error: str | None
+    connects: int
+
+
+class SshRunner:
+    """A `Runner` over SSH: one lazily opened connection shared by all calls, one exec channel per
+    command (no login shell), at most `max_channels` at a time."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        port: int | None = None,
+        user: str | None = None,
+        identity_file: str | Path | None = None,
+        known_hosts: str | Path | None = None,
+        config_paths: Sequence[str | Path] | None = None,
+        connect_timeout: float = 10.0,
+        accept_new_host_key: bool = False,
+        max_channels: int = 8,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+    ) -> None:
+        self._target: SshTarget = resolve_target(
+            host,
+            port=port,
+            user=user,
+            identity_file=identity_file,
+            known_hosts=known_hosts,
+            config_paths=config_paths,
+            connect_timeout=connect_timeout,
+        )
+        self.description = self._target.description
+        self._connect_timeout = connect_timeout
+        self._accept_new = accept_new_host_key
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._channels = asyncio.Semaphore(max_channels)
+        self._connect_lock = asyncio.Lock()
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        self._last_ok: float | None = None
+        self._last_error: str | None = None
+        self._connects = 0
+
+    @property
+    def health(self) -> SshHealth:
+        return SshHealth(self._live() is not None, self._last_ok, self._last_error, self._connects)
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float = 30.0,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Run argv remotely, each argument arriving literally; `timeout` covers connect and run."""
+        argv = tuple(argv)
+        command = _remote_command(argv, env or {})
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await self._connection()
+                async with self._channels:
+                    completed = await self._exec(conn, command, input)
+        except TimeoutError:
+            raise BackendUnavailable(
+                f"ssh {self._target.name}: {command_line(argv)} did not finish within {timeout:g} s"
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            raise BackendUnavailable(
+                f"ssh {self._target.name}: {command_line(argv)} failed ({exc})"
+            ) from None
+        if completed.returncode is None:
+            raise BackendUnavailable(
+                f"ssh {self._target.name}: {command_line(argv)} got no exit status (connection lost)"
+            )
+        self._last_ok = time.time()
+        stdout, stderr = cast(bytes, completed.stdout), cast(bytes, completed.stderr)
+        return CommandResult(argv, completed.returncode, stdout, stderr, time.monotonic() - started)
+
+    async def close(self) -> None:
+        """Close the connection; a later run() opens a new one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            await conn.wait_closed()
+
+    async def _exec(
+        self, conn: asyncssh.SSHClientConnection, command: str, input: bytes | None
+    ) -> asyncssh.SSHCompletedProcess:
+        """One exec channel, closed on the way out even when the call is cancelled by its timeout."""
+        process = await conn.create_process(
+            command, input=input or None, stdin=asyncssh.PIPE if input else asyncssh.DEVNULL, encoding=None
+        )
+        try:
+            return await process.wait()
+        finally:
+            process.close()
+
+    async def _connection(self) -> asyncssh.SSHClientConnection:
+        """The shared connection, opened by the first caller; fails fast inside the backoff window."""
+        async with self._connect_lock:
+            if (conn := self._live()) is not None:
+                return conn
+            wait = self._retry_at - time.monotonic()
+            if wait > 0:
+                raise BackendUnavailable(
+                    f"ssh {self._target.name}: {self._last_error}; retrying in {wait:.1f} s"
+                )
+            self._conn = await self._connect()
+            return self._conn
+
+    def _live(self) -> asyncssh.SSHClientConnection | None:
+        conn = self._conn
+        return conn if conn is not None and not conn.is_closed() else None
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        check = HostKeyCheck(self._target, self._accept_new)
+        try:
+            conn = await asyncssh.connect(
+                **self._target.connect_kwargs,
+                known_hosts=check.load_known_hosts(),
+                client_factory=lambda: _Client(check, self._lost),
+            )
+        except (OSError, ValueError, asyncssh.Error) as exc:
+            self._failures += 1
+            delay = min(self._backoff_cap, self._backoff_base * 2 ** (self._failures - 1))
+            self._retry_at = time.monotonic() + delay
+            self._last_error = check.refusal or self._reason(exc)
+            raise BackendUnavailable(
+                f"ssh {self._target.name}: {self._last_error}; retrying in {delay:g} s"
+            ) from None
+        self._failures = 0
+        self._connects += 1
+        self._last_ok = time.time()
+        self._last_error = None
+        return conn
+
+    def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"unreachable (no answer within {self._connect_timeout:g} s)"
+        if isinstance(exc, asyncssh.PermissionDenied):
+            return f"authentication failed ({exc.reason}); no password is ever tried"
+        return f"unreachable ({' '.join(str(exc).split()) or type(exc).__name__})"
+
+    def _lost(self, conn: asyncssh.SSHClientConnection, exc: Exception | None) -> None:
+        """Note why the shared connection dropped; the next call sees it closed and reconnects."""
+        if conn is self._conn and exc is not None:
+            self._last_error = f"connection lost ({exc})"
+
+
+class _Client(asyncssh.SSHClient):
+    """Routes asyncssh's callbacks: host key verdicts to the check, connection loss to the runner."""
+
+    def __init__(
+        self,
+        check: HostKeyCheck,
+        lost: Callable[[asyncssh.SSHClientConnection, Exception | None], None],
+    ) -> None:
+        self._check = check
+        self._lost = lost
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._lost(self._conn, exc)
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        return self._check.judge(host, addr, port, key)
+
+
+def _remote_command(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
+    """The exec string: every argument shell-quoted; env set through `env` since sshd refuses setenv."""
+    bad = [name for name in env if not _ENV_NAME.fullmatch(name)]
+    if bad:
+        raise ValueError(f"invalid environment variable name(s): {', '.join(bad)}")
+    prefix = ["env", *(f"{name}={value}" for name, value in env.items())] if env else []
+    return shlex.join([*prefix, *argv])

@@ -1,0 +1,166 @@
+"""The SLURM backend: sbatch, one squeue per poll, one chunked sacct for jobs that left the queue,
+scontrol when accounting is off; all through a runner (this machine or one SSH connection)."""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+import time
+from collections.abc import Sequence
+
+from backends.runners.base import CommandResult, Runner
+from backends.runners.files import RemoteFiles
+from backends.slurm.commands import (
+    TIME_ENV,
+    parse_sbatch,
+    render_batch_script,
+    sacct_argvs,
+    sbatch_argv,
+    sbatch_header,
+    scontrol_argv,
+    squeue_argv,
+)
+from backends.slurm.parse import (
+    is_accounting_disabled,
+    is_invalid_job_id,
+    parse_sacct,
+    parse_scontrol,
+    parse_squeue,
+)
+from monitor.errors import BackendUnavailable, SchedulerRejected
+from monitor.model import Observation, PathStat, PollReport, SubmitRequest, SubmitResult
+
+SCRIPT_HEADER_BYTES = 65536
+
+
+class SlurmBackend:
+    kind = "slurm"
+
+    def __init__(
+        self, cluster: str, runner: Runner, *, timeout: float = 30.0, submit_timeout: float = 60.0
+    ) -> None:
+        self.cluster = cluster
+        self.runner = runner
+        self.timeout = timeout
+        self.submit_timeout = submit_timeout
+        self.files = RemoteFiles(runner, timeout)
+
+    def describe_submit(self, request: SubmitRequest) -> str:
+        script = render_batch_script(request)
+        return f"{shlex.join(sbatch_argv(request))} <<'EOF'\n{script.rstrip()}\nEOF"
+
+    async def submit(self, request: SubmitRequest) -> SubmitResult:
+        head = await self.runner.run(
+            ["head", "-c", str(SCRIPT_HEADER_BYTES), "--", request.script], timeout=self.timeout
+        )
+        if not head.ok:
+            raise SchedulerRejected(
+                f"job {request.name!r}: cannot read script {request.script}: {head.error_text()}"
+            )
+        await self._make_log_dirs(request)
+        script = render_batch_script(request, sbatch_header(head.stdout.decode(errors="replace")))
+        argv = sbatch_argv(request)
+        result = await self.runner.run(argv, input=script.encode(), timeout=self.submit_timeout)
+        if not result.ok:
+            self._raise_if_unreachable(result, "sbatch")
+            raise SchedulerRejected(f"job {request.name!r}: sbatch refused: {result.error_text()}")
+        try:
+            job_id = parse_sbatch(result.stdout.decode(errors="replace"))
+        except ValueError as exc:
+            raise SchedulerRejected(f"job {request.name!r}: unexpected sbatch answer: {exc}") from exc
+        task_ids = {t.index: (f"{job_id}_{t.index}" if request.is_array else job_id) for t in request.tasks}
+        return SubmitResult(job_id, task_ids, shlex.join(argv))
+
+    async def _make_log_dirs(self, request: SubmitRequest) -> None:
+        """SLURM fails a job whose log folder does not exist (signal 53): create it first."""
+        folders = {posixpath.dirname(p) for p in (request.log, request.err) if p}
+        folders = {f for f in folders if f and "%" not in f}
+        if not folders:
+            return
+        made = await self.runner.run(["mkdir", "-p", "--", *sorted(folders)], timeout=self.timeout)
+        if not made.ok:
+            self._raise_if_unreachable(made, "mkdir")
+            raise SchedulerRejected(
+                f"job {request.name!r}: cannot create the log folder: {made.error_text()}"
+            )
+
+    async def poll(self, job_ids: Sequence[str], since: float | None) -> PollReport:
+        wanted = set(job_ids)
+        commands: list[str] = []
+        queue = await self._run(squeue_argv(job_ids), commands)
+        if not queue.ok and not is_invalid_job_id(queue.stderr.decode(errors="replace")):
+            self._raise_if_unreachable(queue, "squeue", force=True)
+        found = {
+            o.job_id: o for o in parse_squeue(queue.stdout.decode(errors="replace")) if o.job_id in wanted
+        }
+        left = [j for j in job_ids if j not in found]
+        finished_source = True
+        if left:
+            finished, finished_source = await self._finished(left, since, commands)
+            found.update({k: v for k, v in finished.items() if k in wanted})
+        return PollReport(found, tuple(commands), finished_source)
+
+    async def _finished(
+        self, job_ids: list[str], since: float | None, commands: list[str]
+    ) -> tuple[dict[str, Observation], bool]:
+        """Accounting for jobs that left the queue; scontrol (what the controller still holds)
+        when accounting is off or does not answer. The flag says whether absence means anything."""
+        found: dict[str, Observation] = {}
+        accounting_answered = True
+        for argv in sacct_argvs(job_ids, since, time.time()):
+            result = await self._run(argv, commands)
+            if result.ok:
+                found.update({o.job_id: o for o in parse_sacct(result.stdout.decode(errors="replace"))})
+                continue
+            accounting_answered = False
+            disabled = is_accounting_disabled(result.stderr.decode(errors="replace"))
+            break
+        if accounting_answered:
+            return found, True
+        held = await self._run(scontrol_argv(), commands)
+        if not held.ok and not is_invalid_job_id(held.stderr.decode(errors="replace")):
+            self._raise_if_unreachable(held, "scontrol")
+            return found, False
+        for obs in parse_scontrol(held.stdout.decode(errors="replace")):
+            found.setdefault(obs.job_id, obs)
+        return found, disabled
+
+    async def cancel(self, job_ids: Sequence[str]) -> None:
+        if not job_ids:
+            return
+        result = await self.runner.run(["scancel", *job_ids], timeout=self.timeout)
+        if not result.ok:
+            self._raise_if_unreachable(result, "scancel", force=True)
+
+    async def requeue(self, job_id: str) -> None:
+        result = await self.runner.run(["scontrol", "requeue", job_id], timeout=self.timeout)
+        if not result.ok:
+            self._raise_if_unreachable(result, "scontrol requeue")
+            raise SchedulerRejected(f"scontrol requeue {job_id} refused: {result.error_text()}")
+
+    async def stat_paths(self, paths: Sequence[str], checksum: bool = False) -> dict[str, PathStat | None]:
+        return await self.files.stat_paths(paths, checksum)
+
+    async def read_bytes(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
+        return await self.files.read_bytes(path, offset, limit)
+
+    async def close(self) -> None:
+        await self.runner.close()
+
+    async def _run(self, argv: list[str], commands: list[str]) -> CommandResult:
+        commands.append(argv[0])
+        return await self.runner.run(argv, env=TIME_ENV, timeout=self.timeout)
+
+    def _raise_if_unreachable(self, result: CommandResult, what: str, force: bool = False) -> None:
+        """A scheduler that cannot be reached (or is not installed) is BackendUnavailable: nothing
+        may change state because of it. `force` treats every failure of `what` that way."""
+        text = result.error_text()
+        unreachable = (
+            result.returncode == 127
+            or "Unable to contact slurm controller" in text
+            or "Socket timed out" in text
+            or "Connection refused" in text
+            or "Zero Bytes were transmitted" in text
+        )
+        if unreachable or force:
+            raise BackendUnavailable(f"{self.cluster} ({self.runner.description}): {what} failed: {text}")

@@ -1,0 +1,336 @@
+"""The controller: the one owner of a session's state. The TUI and the CLI are thin views over it.
+
+Every call that reaches the scheduler goes through here, so intents are written before actions
+(principle 4), a poll is one store transaction (principle 8), and a backend that does not answer
+changes nothing (principle 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from monitor.errors import BackendUnavailable, InputError, SchedulerRejected
+from monitor.log_patterns import default_log_pattern, resolve_pattern
+from monitor.model import Event, Job, JobUpdate, SubmitRequest, SubmitResult, TaskSpec
+from monitor.protocols import Backend, SessionStorage
+from monitor.reconcile import ReconcileSettings, polled_jobs, reconcile
+from monitor.state_map import mapper_for
+from monitor.states import IN_SCHEDULER, TERMINAL, State
+from monitor.validation import ValidationSettings, judge, plan_checks
+
+
+@dataclass(slots=True)
+class ClusterHealth:
+    """What the status bar shows for one cluster."""
+
+    cluster: str
+    ok: bool
+    checked_at: float
+    last_ok: float | None = None
+    error: str | None = None
+    commands: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class PollOutcome:
+    updates: list[JobUpdate] = field(default_factory=list)
+    health: dict[str, ClusterHealth] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return [e for u in self.updates for e in u.events]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """One scheduler call made (or, for a dry run, described) for a group of jobs."""
+
+    job_name: str
+    cluster: str
+    tasks: tuple[int | None, ...]
+    command: str
+    submission_id: int | None = None
+    scheduler_id: str | None = None
+    task_ids: dict[int | None, str] = field(default_factory=dict)
+    error: str | None = None
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    poll_interval: float = 5.0
+    lost_grace: float = 600.0
+    validate_grace: float = 30.0
+    validate: bool = True  # False trusts the scheduler's COMPLETED (JOBDECK_VALIDATE=false)
+
+
+class Controller:
+    """One session's engine: submit, poll, cancel, validate."""
+
+    def __init__(
+        self,
+        store: SessionStorage,
+        session: str,
+        backends: Mapping[str, Backend],
+        settings: ControllerSettings = ControllerSettings(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.session = session
+        self.backends = dict(backends)
+        self.settings = settings
+        self.clock = clock
+        self.health: dict[str, ClusterHealth] = {}
+        self._poll_lock = asyncio.Lock()
+
+    def backend(self, cluster: str) -> Backend:
+        try:
+            return self.backends[cluster]
+        except KeyError:
+            raise InputError(f"session {self.session!r} has no cluster named {cluster!r}") from None
+
+    # -- submit -----------------------------------------------------------------------------
+
+    async def submit(
+        self, jobs: Sequence[Job], kind: str = "submit", dry_run: bool = False
+    ) -> list[SubmitOutcome]:
+        """Submit jobs, one scheduler call per logical job (an array's tasks go in one array job).
+        The intent is written before the call and settled after it."""
+        outcomes = []
+        for group in _group_for_submit(jobs):
+            outcomes.append(await self._submit_group(group, kind, dry_run))
+        return outcomes
+
+    async def _submit_group(self, group: list[Job], kind: str, dry_run: bool) -> SubmitOutcome:
+        first = group[0]
+        backend = self.backend(first.cluster)
+        tag = f"jobdeck:{uuid.uuid4().hex[:12]}"
+        request = build_request(group, tag)
+        command = backend.describe_submit(request)
+        tasks = tuple(j.task for j in group)
+        if dry_run:
+            return SubmitOutcome(first.name, first.cluster, tasks, command, dry_run=True)
+        session_id = await self.store.session_id(self.session)
+        submission_id = await self.store.record_intent(
+            session_id, first.name, kind, tag, first.cluster, group, command, self.clock()
+        )
+        try:
+            result = await backend.submit(request)
+        except SchedulerRejected as exc:
+            await self.store.reject_submission(submission_id, str(exc), self.clock())
+            return SubmitOutcome(first.name, first.cluster, tasks, command, submission_id, error=str(exc))
+        except BackendUnavailable as exc:
+            # The outcome is unknown: the intent stays open and is settled by its tag on attach.
+            return SubmitOutcome(
+                first.name, first.cluster, tasks, command, submission_id,
+                error=f"{exc} (the submission may or may not have reached the scheduler; "
+                      f"it is settled by its tag {tag} on the next attach)",
+            )  # fmt: skip
+        attempts = [(job, *_log_paths(request, result, job)) for job in group]
+        await self.store.confirm_submission(submission_id, result, attempts, self.clock())
+        return SubmitOutcome(
+            first.name,
+            first.cluster,
+            tasks,
+            result.command,
+            submission_id,
+            result.job_id,
+            dict(result.task_ids),
+        )
+
+    # -- poll -------------------------------------------------------------------------------
+
+    async def poll(self, dry_run: bool = False) -> PollOutcome:
+        """One cycle: one query per cluster, reconciliation, validation, one store transaction.
+        Never two at once. A dry run asks the scheduler but stores nothing."""
+        async with self._poll_lock:
+            return await self._poll(dry_run)
+
+    async def _poll(self, dry_run: bool) -> PollOutcome:
+        jobs = await self.store.jobs(self.session, states=[*IN_SCHEDULER, State.VALIDATING])
+        by_cluster: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_cluster[job.cluster].append(job)
+        outcome = PollOutcome()
+        results = await asyncio.gather(*(self._poll_cluster(c, js) for c, js in by_cluster.items()))
+        for cluster, (updates, health, warnings) in zip(by_cluster, results, strict=True):
+            outcome.updates.extend(updates)
+            outcome.health[cluster] = health
+            outcome.warnings.extend(warnings)
+        for cluster in self.backends.keys() - by_cluster.keys():
+            outcome.health[cluster] = self.health.get(cluster) or ClusterHealth(cluster, True, self.clock())
+        self.health.update(outcome.health)
+        if not dry_run:
+            await self.store.apply_updates(outcome.updates, self.clock())
+        return outcome
+
+    async def _poll_cluster(
+        self, cluster: str, jobs: list[Job]
+    ) -> tuple[list[JobUpdate], ClusterHealth, list[str]]:
+        backend = self.backend(cluster)
+        previous = self.health.get(cluster)
+        started = self.clock()
+        asked = polled_jobs(jobs)
+        updates: list[JobUpdate] = []
+        warnings: list[str] = []
+        commands: tuple[str, ...] = ()
+        if asked:
+            since = min((j.current.submit_time or started) for j in asked if j.current)
+            try:
+                report = await backend.poll([j.job_id for j in asked if j.job_id], since)
+            except BackendUnavailable as exc:
+                health = ClusterHealth(
+                    cluster, False, started, previous.last_ok if previous else None, str(exc)
+                )
+                return [], health, [f"{cluster}: {exc}"]
+            commands = report.commands
+            updates = reconcile(
+                asked, report, started, mapper_for(backend.kind), ReconcileSettings(self.settings.lost_grace)
+            )
+        validating = _after(jobs, updates, State.VALIDATING)
+        if validating:
+            more, problem = await self._validate(backend, validating, force=False)
+            updates = _merge(updates, more)
+            if problem:
+                warnings.append(f"{cluster}: {problem}")
+        finished = self.clock()
+        health = ClusterHealth(cluster, True, finished, finished, None, commands, finished - started)
+        return updates, health, warnings
+
+    # -- validate ---------------------------------------------------------------------------
+
+    async def _validate(
+        self, backend: Backend, jobs: Sequence[Job], force: bool
+    ) -> tuple[list[JobUpdate], str | None]:
+        """Check outputs of jobs the scheduler says completed, in one batched call. A check that
+        cannot run leaves every job as it was and says why."""
+        now = self.clock()
+        vs = ValidationSettings(self.settings.validate_grace, self.settings.validate)
+        plans = [plan_checks(job) for job in jobs]
+        paths = sorted({c.path for plan in plans for c in plan})
+        checksum = any(c.sha256 for plan in plans for c in plan)
+        stats = {}
+        if paths and self.settings.validate:
+            try:
+                stats = await backend.stat_paths(paths, checksum=checksum)
+            except BackendUnavailable as exc:
+                return [], f"validation could not run: {exc}"
+        updates = [
+            u for job, plan in zip(jobs, plans, strict=True) if (u := judge(job, plan, stats, now, vs, force))
+        ]
+        return updates, None
+
+    # -- cancel -----------------------------------------------------------------------------
+
+    async def cancel(self, jobs: Sequence[Job]) -> list[str]:
+        """Ask the scheduler to cancel; the next poll records CANCELLED. A job never submitted is
+        settled at once. Returns one line per job saying what was done."""
+        lines = []
+        by_cluster: dict[str, list[Job]] = defaultdict(list)
+        now = self.clock()
+        settle = []
+        for job in jobs:
+            if job.state in TERMINAL:
+                lines.append(f"{job.key}: already {job.state}, nothing to cancel")
+            elif job.state is State.PENDING:
+                event = Event(
+                    now, "cancel", "cancelled before submission", job.state, State.CANCELLED, job.key
+                )
+                settle.append(JobUpdate(job.id, State.CANCELLED, "cancelled by user", None, events=(event,)))
+                lines.append(f"{job.key}: cancelled (never submitted)")
+            elif job.job_id:
+                by_cluster[job.cluster].append(job)
+            else:
+                lines.append(f"{job.key}: submission not settled yet; cancel it after the next attach")
+        for cluster, group in by_cluster.items():
+            await self.backend(cluster).cancel([j.job_id for j in group if j.job_id])
+            for job in group:
+                attempt = job.current.number if job.current else None
+                event = Event(
+                    now, "cancel", f"cancel requested ({job.job_id})", job.state, job.state, job.key, attempt
+                )
+                settle.append(JobUpdate(job.id, job.state, job.reason, job.exit_code, events=(event,)))
+                lines.append(f"{job.key}: cancel sent to {cluster} for {job.job_id}")
+        await self.store.apply_updates(settle, now)
+        return lines
+
+
+def _log_paths(request: SubmitRequest, result: SubmitResult, job: Job) -> tuple[str | None, str | None]:
+    """Resolve what is known at submit time; an array task's own raw ID (%j) comes with a poll."""
+    ids = {
+        "job_id": result.task_ids.get(None) if job.task is None else None,
+        "array_job_id": result.job_id if job.task is not None else None,
+        "task": job.task,
+        "name": job.name,
+    }
+    log = resolve_pattern(request.log, **ids) if request.log else None
+    err = resolve_pattern(request.err, **ids) if request.err else None
+    return log, err
+
+
+def build_request(group: Sequence[Job], tag: str) -> SubmitRequest:
+    """One scheduler call for a logical job: a plain job, or an array of exactly these tasks,
+    each with its own explicit arguments."""
+    first = group[0]
+    spec = first.spec
+    is_array = spec.array is not None
+    return SubmitRequest(
+        session=first.session,
+        name=first.name,
+        tag=tag,
+        script=spec.script,
+        workdir=spec.workdir,
+        tasks=tuple(TaskSpec(j.task, j.spec.args) for j in group),
+        is_array=is_array,
+        log=spec.log or default_log_pattern(spec.workdir, is_array),
+        err=spec.err,
+        options=spec.options,
+        extra=dict(spec.extra),
+    )
+
+
+def _group_for_submit(jobs: Sequence[Job]) -> list[list[Job]]:
+    groups: dict[tuple[str, str], list[Job]] = defaultdict(list)
+    for job in jobs:
+        groups[(job.name, job.cluster)].append(job)
+    return [sorted(g, key=lambda j: -1 if j.task is None else j.task) for g in groups.values()]
+
+
+def _after(jobs: Sequence[Job], updates: Sequence[JobUpdate], state: State) -> list[Job]:
+    """Jobs that are in `state` once `updates` apply, as they will then read."""
+    latest = {u.job_db_id: u for u in updates}
+    found = []
+    for job in jobs:
+        update = latest.get(job.id)
+        if update is not None:
+            job = _applied(job, update)
+        if job.state is state:
+            found.append(job)
+    return found
+
+
+def _applied(job: Job, update: JobUpdate) -> Job:
+    """An in-memory copy of `job` with `update` applied (the store applies the same)."""
+    attempts = list(job.attempts)
+    if update.attempt is not None and attempts:
+        values = {k: getattr(update.attempt, k) for k in update.attempt.__slots__}
+        attempts[-1] = replace(attempts[-1], **{k: v for k, v in values.items() if v is not None})
+    return replace(
+        job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts
+    )
+
+
+def _merge(first: list[JobUpdate], second: list[JobUpdate]) -> list[JobUpdate]:
+    """Later updates of the same job are applied after earlier ones in the same transaction."""
+    return [*first, *second]

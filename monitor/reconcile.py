@@ -1,0 +1,147 @@
+"""Reconciliation: what one poll's answer means for each tracked job. Pure: no I/O, no clock.
+
+Absence is not evidence (DESIGN.md principle 2): a job no source knows keeps its state and is only
+marked missing; it becomes LOST after `lost_grace` seconds, and only when a source for finished
+jobs answered in that poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from monitor.log_patterns import is_resolved, resolve_pattern
+from monitor.model import AttemptPatch, Event, Job, JobUpdate, Observation, PollReport
+from monitor.state_map import Mapped
+from monitor.states import State
+
+Mapper = Callable[[str, str | None], Mapped]
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    lost_grace: float = 600.0
+
+
+def polled_jobs(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs a poll asks the scheduler about: queued or running, with a scheduler ID."""
+    return [j for j in jobs if j.state in (State.QUEUED, State.RUNNING) and j.job_id]
+
+
+def reconcile(
+    jobs: Sequence[Job],
+    report: PollReport,
+    now: float,
+    mapper: Mapper,
+    settings: ReconcileSettings = ReconcileSettings(),
+) -> list[JobUpdate]:
+    """One JobUpdate for every job whose stored view differs from what the scheduler said."""
+    updates = []
+    for job in polled_jobs(jobs):
+        observation = report.observations.get(job.job_id or "")
+        if observation is None:
+            update = _absent(job, report, now, settings)
+        else:
+            update = _observed(job, observation, now, mapper)
+        if update is not None:
+            updates.append(update)
+    return updates
+
+
+def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpdate | None:
+    attempt = job.current
+    assert attempt is not None
+    mapped = mapper(obs.raw_state, obs.reason)
+    state = mapped.state or job.state
+    reason = mapped.reason
+    exit_code = obs.exit_code if state not in (State.QUEUED, State.RUNNING) else None
+    log_path = attempt.log_path
+    if log_path and not is_resolved(log_path) and obs.raw_id:
+        log_path = resolve_pattern(log_path, job_id=obs.raw_id, name=job.name)
+    if obs.log_path:
+        log_path = obs.log_path
+    patch = AttemptPatch(
+        raw_state=obs.raw_state,
+        state=state,
+        reason=reason,
+        exit_code=exit_code,
+        submit_time=obs.submit_time,
+        start_time=obs.start_time,
+        end_time=obs.end_time,
+        requeues=obs.requeues,
+        log_path=log_path,
+    )
+    events = []
+    if obs.requeues > attempt.requeues:
+        events.append(
+            Event(now, "requeue", f"requeued by the scheduler (restart {obs.requeues}, same ID {obs.job_id})",
+                  job.state, state, job.key, attempt.number)
+        )  # fmt: skip
+    if state != job.state:
+        events.append(Event(now, "state", _describe(job.state, state, reason, exit_code, obs), job.state, state,
+                            job.key, attempt.number))  # fmt: skip
+    unchanged = (
+        state == job.state
+        and reason == job.reason
+        and exit_code == job.exit_code
+        and job.missing_since is None
+        and _attempt_matches(attempt, patch)
+    )
+    if unchanged:
+        return None
+    return JobUpdate(
+        job_db_id=_db_id(job),
+        state=state,
+        reason=reason,
+        exit_code=exit_code,
+        attempt=patch,
+        clear_missing=job.missing_since is not None,
+        events=tuple(events),
+    )
+
+
+def _absent(job: Job, report: PollReport, now: float, settings: ReconcileSettings) -> JobUpdate | None:
+    if job.missing_since is None:
+        return JobUpdate(_db_id(job), job.state, job.reason, job.exit_code, missing_since=now)
+    waited = now - job.missing_since
+    if not report.finished_source or waited < settings.lost_grace:
+        return None
+    sources = ", ".join(sorted({c.split()[0] for c in report.commands})) or "the scheduler"
+    reason = f"no record in {sources} for {int(waited)} s"
+    attempt = job.current.number if job.current else None
+    event = Event(now, "lost", f"{job.state} -> LOST: {reason}; not restarted automatically", job.state,
+                  State.LOST, job.key, attempt)  # fmt: skip
+    return JobUpdate(
+        _db_id(job),
+        State.LOST,
+        reason,
+        None,
+        attempt=AttemptPatch(state=State.LOST, reason=reason),
+        events=(event,),
+    )
+
+
+def _attempt_matches(attempt, patch: AttemptPatch) -> bool:
+    for name in ("raw_state", "state", "reason", "exit_code", "submit_time", "start_time", "end_time",
+                 "requeues", "log_path"):  # fmt: skip
+        new = getattr(patch, name)
+        if new is not None and new != getattr(attempt, name):
+            return False
+    return True
+
+
+def _describe(old: State, new: State, reason: str | None, exit_code: int | None, obs: Observation) -> str:
+    text = f"{old} -> {new}"
+    if reason:
+        text += f" ({reason})"
+    if exit_code is not None and new not in (State.QUEUED, State.RUNNING):
+        text += f", exit code {exit_code}"
+    if obs.signal:
+        text += f", signal {obs.signal}"
+    return f"{text} [{obs.source or 'scheduler'} {obs.job_id}]"
+
+
+def _db_id(job: Job) -> int:
+    if job.id is None:
+        raise ValueError(f"job {job.key} has no store id")
+    return job.id

@@ -1,0 +1,142 @@
+"""Opening the database file safely: owner-only permissions, schema checks before any write, WAL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from monitor.errors import StoreError
+from store.schema import LATEST, MIGRATIONS
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _recovery_hint(path: Path) -> str:
+    return f"move {path} aside to start afresh, or try `sqlite3 {path} .recover`"
+
+
+def describe_sqlite_error(path: Path, exc: BaseException) -> StoreError:
+    """One line that names the file and says what to do."""
+    text = str(exc)
+    if "disk is full" in text or "disk I/O error" in text:
+        return StoreError(f"{path}: cannot write ({text}); free space and retry; nothing was changed")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"{path}: not a jobdeck database or corrupt ({text}); {_recovery_hint(path)}")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path}: busy ({text}); another jobdeck is writing; retry")
+    if "readonly" in text or "unable to open" in text:
+        return StoreError(f"{path}: cannot open for writing ({text})")
+    return StoreError(f"{path}: {text}")
+
+
+def _create_private(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) ourselves, so SQLite never creates them with
+    the umask's looser defaults; SQLite gives -wal/-shm the database file's mode."""
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, mode=0o700)
+        os.chmod(parent, 0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+
+
+class Database:
+    """One aiosqlite connection in autocommit mode; writes go through `transaction()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path, read_only: bool) -> None:
+        self.conn = conn
+        self.path = path
+        self.read_only = read_only
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, *, read_only: bool = False) -> Database:
+        """Open (creating when allowed) and migrate. A corrupt file or a newer schema raises
+        StoreError before anything is written to the file."""
+        path = Path(path).expanduser()
+        if read_only and not path.exists():
+            raise StoreError(f"{path}: no such database")
+        try:
+            if not read_only:
+                _create_private(path)
+            uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+            conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise describe_sqlite_error(path, exc) from exc
+        db = cls(conn, path, read_only)
+        try:
+            await db._prepare()
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise describe_sqlite_error(path, exc) from exc
+        except StoreError:
+            await conn.close()
+            raise
+        return db
+
+    async def _prepare(self) -> None:
+        await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = await self.scalar("PRAGMA user_version")
+        await self.scalar("SELECT count(*) FROM sqlite_master")  # reads the header: detects garbage
+        if version > LATEST:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this jobdeck understands ({LATEST}); "
+                "upgrade jobdeck, or use another --db; the file was not touched"
+            )
+        if self.read_only:
+            if version < LATEST:
+                raise StoreError(
+                    f"{self.path}: schema version {version} needs migrating; open it read-write once"
+                )
+            return
+        await self.conn.execute("PRAGMA journal_mode = WAL")
+        await self.conn.execute("PRAGMA synchronous = NORMAL")
+        await self.conn.execute("PRAGMA foreign_keys = ON")
+        for number in range(version, LATEST):
+            async with self.transaction():
+                for statement in _statements(MIGRATIONS[number]):
+                    await self.conn.execute(statement)
+                await self.conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    async def scalar(self, sql: str, params: tuple = ()) -> object:
+        async with self.conn.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; any error rolls back, so a failed poll leaves the previous state."""
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only; nothing can be changed")
+        async with self._write_lock:
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(self.path, exc) from exc
+            try:
+                yield self.conn
+                await self.conn.execute("COMMIT")
+            except BaseException as exc:
+                # the connection may already have rolled back (a full disk aborts the transaction)
+                with contextlib.suppress(sqlite3.Error):
+                    await self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise describe_sqlite_error(self.path, exc) from exc
+                raise
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (none of ours contains a ';' inside a literal)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

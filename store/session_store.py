@@ -1,0 +1,441 @@
+"""Every read and write the engine and the views make, each write one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import InputError
+from monitor.model import (
+    Event,
+    Job,
+    JobKey,
+    JobSpec,
+    JobUpdate,
+    OutputStatus,
+    SessionSummary,
+    Submission,
+    SubmitResult,
+)
+from monitor.states import State
+from store.codec import ATTEMPT_COLUMNS, attempt_from_row, spec_from_json, spec_to_json
+from store.database import Database
+
+_JOB_COLUMNS = (
+    "j.id, s.name, j.name, j.task, j.cluster, j.state, j.reason, j.exit_code, j.spec, j.missing_since, "
+    "j.outputs_verified, j.outputs_expected, j.updated_at"
+)
+
+
+class SessionStore:
+    """The session database. Open with `await SessionStore.open(path)`; close when done."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    async def open(cls, path: Path | str, *, read_only: bool = False) -> SessionStore:
+        return cls(await Database.open(path, read_only=read_only))
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.db.conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def ensure_session(self, name: str, manifest_path: str | None, manifest: dict, now: float) -> int:
+        """Create the session, or refresh its manifest snapshot; returns its id."""
+        doc = json.dumps(manifest, sort_keys=True, default=str)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO sessions (name, manifest_path, manifest, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest_path = excluded.manifest_path, "
+                "manifest = excluded.manifest, updated_at = excluded.updated_at",
+                (name, manifest_path, doc, now, now),
+            )
+        return int(await self.db.scalar("SELECT id FROM sessions WHERE name = ?", (name,)))
+
+    async def session_id(self, name: str) -> int:
+        sid = await self.db.scalar("SELECT id FROM sessions WHERE name = ?", (name,))
+        if sid is None:
+            raise InputError(f"no session named {name!r} in {self.path}")
+        return int(sid)
+
+    async def session_manifest(self, name: str) -> tuple[str | None, dict]:
+        rows = await self._rows("SELECT manifest_path, manifest FROM sessions WHERE name = ?", (name,))
+        if not rows:
+            raise InputError(f"no session named {name!r} in {self.path}")
+        return rows[0][0], json.loads(rows[0][1] or "{}")
+
+    async def sessions(self) -> list[SessionSummary]:
+        counts: dict[str, dict[State, int]] = defaultdict(dict)
+        for session, state, n in await self._rows(
+            "SELECT s.name, j.state, count(*) FROM jobs j JOIN sessions s ON s.id = j.session_id "
+            "GROUP BY s.name, j.state"
+        ):
+            counts[session][State(state)] = n
+        rows = await self._rows(
+            "SELECT s.name, s.manifest_path, s.created_at, "
+            "max(s.updated_at, IFNULL((SELECT max(at) FROM events e WHERE e.session_id = s.id), 0)) "
+            "FROM sessions s ORDER BY s.name"
+        )
+        return [SessionSummary(r[0], r[1], r[2], r[3], counts.get(r[0], {})) for r in rows]
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def add_jobs(
+        self, session_id: int, definitions: Iterable[tuple[str, int | None, JobSpec]], now: float
+    ) -> int:
+        """Register logical jobs as PENDING; a job already known keeps its state and gets the new
+        spec for its next attempt. Returns how many were new."""
+        before = await self.db.scalar("SELECT count(*) FROM jobs WHERE session_id = ?", (session_id,))
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO jobs (session_id, name, task, cluster, state, spec, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?) "
+                "ON CONFLICT(session_id, name, IFNULL(task, -1)) DO UPDATE SET spec = excluded.spec, "
+                "cluster = excluded.cluster",
+                [(session_id, n, t, s.cluster, spec_to_json(s), now, now) for n, t, s in definitions],
+            )
+        after = await self.db.scalar("SELECT count(*) FROM jobs WHERE session_id = ?", (session_id,))
+        return int(after) - int(before)
+
+    async def jobs(
+        self,
+        session: str | None = None,
+        states: Iterable[State] | None = None,
+        ids: Iterable[int] | None = None,
+    ) -> list[Job]:
+        """Jobs with their attempts, by session, then in manifest order."""
+        where, params = [], []
+        if session is not None:
+            where.append("s.name = ?")
+            params.append(session)
+        if states is not None:
+            wanted = [s.value for s in states]
+            where.append(f"j.state IN ({','.join('?' * len(wanted))})" if wanted else "0")
+            params.extend(wanted)
+        if ids is not None:
+            id_list = list(ids)
+            where.append(f"j.id IN ({','.join('?' * len(id_list))})" if id_list else "0")
+            params.extend(id_list)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._rows(
+            f"SELECT {_JOB_COLUMNS} FROM jobs j JOIN sessions s ON s.id = j.session_id {clause} "
+            "ORDER BY s.name, j.id",
+            params,
+        )
+        jobs = [_job_from_row(r) for r in rows]
+        await self._load_attempts(jobs)
+        return jobs
+
+    async def _load_attempts(self, jobs: list[Job]) -> None:
+        by_id = {j.id: j for j in jobs}
+        if not by_id:
+            return
+        ids = list(by_id)
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            for row in await self._rows(
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE job_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY job_id, number",
+                chunk,
+            ):
+                by_id[row[1]].attempts.append(attempt_from_row(row))
+
+    async def jobs_by_scheduler_id(self, scheduler_id: str) -> list[Job]:
+        """Jobs whose attempt (any, not only the current) carried this scheduler ID; a plain
+        array base ID ("123") matches each of its tasks ("123_4")."""
+        rows = await self._rows(
+            "SELECT DISTINCT job_id FROM attempts WHERE scheduler_id = ? OR scheduler_id LIKE ? ESCAPE '\\'",
+            (scheduler_id, f"{scheduler_id}\\_%" if "_" not in scheduler_id else scheduler_id),
+        )
+        return await self.jobs(ids=[r[0] for r in rows]) if rows else []
+
+    # -- submissions ------------------------------------------------------------------------
+
+    async def record_intent(
+        self,
+        session_id: int,
+        job_name: str,
+        kind: str,
+        tag: str,
+        cluster: str,
+        jobs: Sequence[Job],
+        command: str,
+        now: float,
+        parent_id: int | None = None,
+    ) -> int:
+        """Write the intent and move its jobs to SUBMITTING, before anything is sent."""
+        prior = {str(j.id): j.state.value for j in jobs}
+        tasks = [j.task for j in jobs]
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO submissions (session_id, job_name, kind, tag, cluster, tasks, command, status, "
+                "prior, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?)",
+                (session_id, job_name, kind, tag, cluster, json.dumps(tasks), command, json.dumps(prior),
+                 parent_id, now),
+            )  # fmt: skip
+            submission_id = cursor.lastrowid
+            await conn.executemany(
+                "UPDATE jobs SET state = 'SUBMITTING', reason = NULL, missing_since = NULL, updated_at = ? "
+                "WHERE id = ?",
+                [(now, j.id) for j in jobs],
+            )
+            await _insert_events(
+                conn,
+                session_id,
+                [
+                    (j.id, Event(now, kind, f"{kind}: intent {tag} written", j.state, State.SUBMITTING))
+                    for j in jobs
+                ],
+            )
+        assert submission_id is not None
+        return submission_id
+
+    async def confirm_submission(
+        self,
+        submission_id: int,
+        result: SubmitResult,
+        attempts: Sequence[tuple[Job, str | None, str | None]],
+        now: float,
+    ) -> None:
+        """The scheduler accepted: one new attempt per job (with its resolved log paths), QUEUED."""
+        sub = await self.submission(submission_id)
+        session_id = await self.session_id(sub.session)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE submissions SET status = 'submitted', scheduler_id = ?, command = ?, settled_at = ? "
+                "WHERE id = ?",
+                (result.job_id, result.command, now, submission_id),
+            )
+            events = []
+            for job, log_path, err_path in attempts:
+                number = len(job.attempts) + 1
+                scheduler_id = result.task_ids.get(job.task, result.job_id)
+                await conn.execute(
+                    "INSERT INTO attempts (job_id, number, submission_id, kind, scheduler_id, state, submit_time, "
+                    "log_path, err_path) VALUES (?, ?, ?, ?, ?, 'QUEUED', ?, ?, ?)",
+                    (job.id, number, submission_id, sub.kind, scheduler_id, now, log_path, err_path),
+                )
+                await conn.execute(
+                    "UPDATE jobs SET state = 'QUEUED', reason = NULL, exit_code = NULL, missing_since = NULL, "
+                    "outputs_verified = NULL, updated_at = ? WHERE id = ?",
+                    (now, job.id),
+                )
+                message = f"{sub.kind}: scheduler ID {scheduler_id} (attempt {number})"
+                events.append(
+                    (job.id, Event(now, sub.kind, message, State.SUBMITTING, State.QUEUED, attempt=number))
+                )
+            await _insert_events(conn, session_id, events)
+
+    async def reject_submission(self, submission_id: int, error: str, now: float) -> None:
+        """The scheduler refused: the jobs go back to the state they had before the intent."""
+        rows = await self._rows("SELECT session_id, prior FROM submissions WHERE id = ?", (submission_id,))
+        session_id, prior_json = rows[0]
+        prior: dict[str, str] = json.loads(prior_json or "{}")
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE submissions SET status = 'rejected', error = ?, settled_at = ? WHERE id = ?",
+                (error, now, submission_id),
+            )
+            await conn.executemany(
+                "UPDATE jobs SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+                [(state, "submit rejected", now, int(jid)) for jid, state in prior.items()],
+            )
+            await _insert_events(
+                conn,
+                session_id,
+                [
+                    (
+                        int(jid),
+                        Event(now, "rejected", f"scheduler refused: {error}", State.SUBMITTING, State(st)),
+                    )
+                    for jid, st in prior.items()
+                ],
+            )
+
+    async def submission(self, submission_id: int) -> Submission:
+        found = await self.submissions(where="sub.id = ?", params=(submission_id,))
+        if not found:
+            raise KeyError(submission_id)
+        return found[0]
+
+    async def submissions(self, where: str = "1", params: Sequence[Any] = ()) -> list[Submission]:
+        rows = await self._rows(
+            "SELECT sub.id, s.name, sub.job_name, sub.kind, sub.tag, sub.cluster, sub.tasks, sub.status, "
+            "sub.created_at, sub.command, sub.scheduler_id, sub.error, sub.parent_id "
+            f"FROM submissions sub JOIN sessions s ON s.id = sub.session_id WHERE {where} ORDER BY sub.id",
+            params,
+        )
+        return [
+            Submission(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7], r[8], r[9], r[10],
+                       r[11], r[12])
+            for r in rows
+        ]  # fmt: skip
+
+    # -- polls ------------------------------------------------------------------------------
+
+    async def apply_updates(self, updates: Sequence[JobUpdate], now: float) -> None:
+        """Everything one poll learned, in one transaction."""
+        if not updates:
+            return
+        session_of = dict(
+            await self._rows(
+                f"SELECT id, session_id FROM jobs WHERE id IN ({','.join('?' * len(updates))})",
+                [u.job_db_id for u in updates],
+            )
+        ) if len(updates) < 900 else dict(await self._rows("SELECT id, session_id FROM jobs"))  # fmt: skip
+        async with self.db.transaction() as conn:
+            for u in updates:
+                missing = None if u.clear_missing else u.missing_since
+                await conn.execute(
+                    "UPDATE jobs SET state = ?, reason = ?, exit_code = ?, updated_at = ?, "
+                    "missing_since = CASE WHEN ? THEN NULL ELSE IFNULL(?, missing_since) END WHERE id = ?",
+                    (u.state.value, u.reason, u.exit_code, now, u.clear_missing, missing, u.job_db_id),
+                )
+                if u.attempt is not None:
+                    await _patch_current_attempt(conn, u)
+                if u.outputs is not None:
+                    await _replace_outputs(conn, u, now)
+            events = [(u.job_db_id, e) for u in updates for e in u.events]
+            by_session: dict[int, list[tuple[int, Event]]] = defaultdict(list)
+            for job_db_id, event in events:
+                by_session[session_of[job_db_id]].append((job_db_id, event))
+            for session_id, session_events in by_session.items():
+                await _insert_events(conn, session_id, session_events)
+
+    async def outputs(self, job_db_id: int) -> list[OutputStatus]:
+        """The outputs as last checked, missing ones first."""
+        rows = await self._rows(
+            "SELECT path, present, problem, size FROM outputs WHERE job_id = ? ORDER BY present, path",
+            (job_db_id,),
+        )
+        return [OutputStatus(r[0], bool(r[1]), r[2], r[3]) for r in rows]
+
+    # -- events -----------------------------------------------------------------------------
+
+    async def events(
+        self, job_db_id: int | None = None, session: str | None = None, limit: int = 1000
+    ) -> list[Event]:
+        where, params = [], []
+        if job_db_id is not None:
+            where.append("e.job_id = ?")
+            params.append(job_db_id)
+        if session is not None:
+            where.append("s.name = ?")
+            params.append(session)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._rows(
+            "SELECT e.at, e.kind, e.message, e.from_state, e.to_state, s.name, j.name, j.task, e.attempt "
+            f"FROM events e JOIN sessions s ON s.id = e.session_id LEFT JOIN jobs j ON j.id = e.job_id {clause} "
+            "ORDER BY e.at, e.id LIMIT ?",
+            [*params, limit],
+        )
+        return [
+            Event(r[0], r[1], r[2], State(r[3]) if r[3] else None, State(r[4]) if r[4] else None,
+                  JobKey(r[5], r[6], r[7]) if r[6] is not None else None, r[8])
+            for r in rows
+        ]  # fmt: skip
+
+    async def add_event(self, job: Job | None, session: str, event: Event) -> None:
+        session_id = await self.session_id(session)
+        async with self.db.transaction() as conn:
+            await _insert_events(conn, session_id, [(job.id if job else None, event)])
+
+    # -- log offsets ------------------------------------------------------------------------
+
+    async def log_offset(self, attempt_id: int, stream: str) -> tuple[str, int, str | None] | None:
+        rows = await self._rows(
+            "SELECT path, offset, identity FROM log_offsets WHERE attempt_id = ? AND stream = ?",
+            (attempt_id, stream),
+        )
+        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    async def save_log_offset(
+        self, attempt_id: int, stream: str, path: str, offset: int, identity: str | None, now: float
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO log_offsets (attempt_id, stream, path, offset, identity, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(attempt_id, stream) DO UPDATE SET path = excluded.path, "
+                "offset = excluded.offset, identity = excluded.identity, updated_at = excluded.updated_at",
+                (attempt_id, stream, path, offset, identity, now),
+            )
+
+
+def _job_from_row(r: Any) -> Job:
+    return Job(
+        id=r[0],
+        session=r[1],
+        name=r[2],
+        task=r[3],
+        cluster=r[4],
+        state=State(r[5]),
+        reason=r[6],
+        exit_code=r[7],
+        spec=spec_from_json(r[8]),
+        missing_since=r[9],
+        outputs_verified=r[10],
+        outputs_expected=r[11],
+        updated_at=r[12],
+    )
+
+
+async def _patch_current_attempt(conn: Any, u: JobUpdate) -> None:
+    patch = u.attempt
+    assert patch is not None
+    values = {
+        "raw_state": patch.raw_state,
+        "state": patch.state.value if patch.state else None,
+        "reason": patch.reason,
+        "exit_code": patch.exit_code,
+        "submit_time": patch.submit_time,
+        "start_time": patch.start_time,
+        "end_time": patch.end_time,
+        "requeues": patch.requeues,
+        "log_path": patch.log_path,
+    }
+    sets = [(k, v) for k, v in values.items() if v is not None]
+    if not sets:
+        return
+    await conn.execute(
+        f"UPDATE attempts SET {', '.join(f'{k} = ?' for k, _ in sets)} "
+        "WHERE job_id = ? AND number = (SELECT max(number) FROM attempts WHERE job_id = ?)",
+        (*[v for _, v in sets], u.job_db_id, u.job_db_id),
+    )
+
+
+async def _replace_outputs(conn: Any, u: JobUpdate, now: float) -> None:
+    assert u.outputs is not None
+    await conn.execute("DELETE FROM outputs WHERE job_id = ?", (u.job_db_id,))
+    await conn.executemany(
+        "INSERT INTO outputs (job_id, path, present, problem, size, checked_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [(u.job_db_id, o.path, o.present, o.problem, o.size, now) for o in u.outputs],
+    )
+    await conn.execute(
+        "UPDATE jobs SET outputs_verified = ?, outputs_expected = ? WHERE id = ?",
+        (sum(1 for o in u.outputs if o.present), len(u.outputs), u.job_db_id),
+    )
+
+
+async def _insert_events(conn: Any, session_id: int, events: Sequence[tuple[int | None, Event]]) -> None:
+    await conn.executemany(
+        "INSERT INTO events (session_id, job_id, attempt, at, kind, from_state, to_state, message) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (session_id, job_id, e.attempt, e.at, e.kind, e.from_state.value if e.from_state else None,
+             e.to_state.value if e.to_state else None, e.message)
+            for job_id, e in events
+        ],
+    )  # fmt: skip

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine as root: installs the Debian packages it needs,
+# builds a virtualenv, starts a private SLURM cluster (with accounting) and an sshd on loopback,
+# runs pytest, and stops everything it started. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/infra/cluster.sh install
+if ! python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv python3-pip >/dev/null
+fi
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+
+trap 'bash tests/infra/cluster.sh stop' EXIT
+bash tests/infra/cluster.sh start
+# shellcheck disable=SC1091
+source "${JOBDECK_CLUSTER_STATE:-/tmp/jobdeck-cluster}/env.sh"
+.venv/bin/pytest "$@"

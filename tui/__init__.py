@@ -1,0 +1,1 @@
+"""The Textual app and the click CLI: thin views over the controller."""

@@ -1,0 +1,78 @@
+"""The composition root: builds backends and controllers from a session's stored manifest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from backends.local.backend import LocalBackend
+from backends.runners.base import Runner
+from backends.runners.local import LocalRunner
+from backends.runners.ssh import SshRunner
+from backends.slurm.backend import SlurmBackend
+from monitor.controller import Controller, ControllerSettings
+from monitor.errors import InputError
+from monitor.manifest import ClusterConfig, SessionConfig
+from monitor.protocols import Backend
+from store.session_store import SessionStore
+
+
+def validation_enabled() -> bool:
+    """JOBDECK_VALIDATE=false trusts the scheduler's word instead of checking outputs."""
+    return os.environ.get("JOBDECK_VALIDATE", "true").strip().lower() not in ("0", "false", "no", "off")
+
+
+def make_runner(cluster: ClusterConfig) -> Runner:
+    """A local runner, or one reused SSH connection configured like `ssh` (~/.ssh/config, or the
+    file named by JOBDECK_SSH_CONFIG, as `ssh -F` would)."""
+    if cluster.host is None:
+        return LocalRunner()
+    config = os.environ.get("JOBDECK_SSH_CONFIG")
+    return SshRunner(
+        cluster.host,
+        port=cluster.port,
+        user=cluster.user,
+        identity_file=cluster.identity_file,
+        known_hosts=cluster.known_hosts,
+        config_paths=[config] if config else None,
+        accept_new_host_key=cluster.accept_new_host_key,
+    )
+
+
+def make_backend(cluster: ClusterConfig, local_state: Path) -> Backend:
+    if cluster.backend == "slurm":
+        return SlurmBackend(cluster.name, make_runner(cluster))
+    if cluster.backend == "local":
+        return LocalBackend(cluster.name, local_state, max_parallel=cluster.max_parallel)
+    raise InputError(
+        f"cluster {cluster.name!r}: the {cluster.backend} backend is not available in this version"
+    )
+
+
+def clusters_of(manifest: Mapping[str, Any]) -> dict[str, ClusterConfig]:
+    return {
+        name: ClusterConfig.model_validate(data) for name, data in (manifest.get("clusters") or {}).items()
+    }
+
+
+async def open_controller(store: SessionStore, session: str, *, validate: bool | None = None) -> Controller:
+    """A controller for a stored session, with a backend for each of its clusters (connections
+    are opened lazily, on the first command)."""
+    _, manifest = await store.session_manifest(session)
+    config = SessionConfig.model_validate(manifest["session"])
+    local_state = store.path.parent / "local-jobs"
+    backends = {name: make_backend(c, local_state) for name, c in clusters_of(manifest).items()}
+    settings = ControllerSettings(
+        poll_interval=config.poll_interval,
+        lost_grace=config.lost_grace,
+        validate_grace=config.validate_grace,
+        validate=validation_enabled() if validate is None else validate,
+    )
+    return Controller(store, session, backends, settings)
+
+
+async def close_controller(controller: Controller) -> None:
+    for backend in controller.backends.values():
+        await backend.close()
