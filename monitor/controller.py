@@ -17,11 +17,12 @@ from dataclasses import dataclass, field, replace
 from monitor.errors import BackendUnavailable, InputError, SchedulerRejected
 from monitor.log_patterns import default_log_pattern, resolve_pattern
 from monitor.model import Event, Job, JobUpdate, SubmitRequest, SubmitResult, TaskSpec
+from monitor.output_check import check_outputs
 from monitor.protocols import Backend, SessionStorage
 from monitor.reconcile import ReconcileSettings, polled_jobs, reconcile
 from monitor.state_map import mapper_for
 from monitor.states import IN_SCHEDULER, TERMINAL, State
-from monitor.validation import ValidationSettings, judge, plan_checks
+from monitor.validation import ValidationSettings
 
 
 @dataclass(slots=True)
@@ -106,13 +107,18 @@ class Controller:
         self, jobs: Sequence[Job], kind: str = "submit", dry_run: bool = False
     ) -> list[SubmitOutcome]:
         """Submit jobs, one scheduler call per logical job (an array's tasks go in one array job).
-        The intent is written before the call and settled after it."""
+        The intent is written before the call and settled after it. A resume or restart is linked
+        to the submission that made the jobs' current attempts."""
         outcomes = []
         for group in _group_for_submit(jobs):
-            outcomes.append(await self._submit_group(group, kind, dry_run))
+            parents = {j.current.submission_id for j in group if j.current and j.current.submission_id}
+            parent = max(parents) if parents and kind != "submit" else None
+            outcomes.append(await self._submit_group(group, kind, dry_run, parent))
         return outcomes
 
-    async def _submit_group(self, group: list[Job], kind: str, dry_run: bool) -> SubmitOutcome:
+    async def _submit_group(
+        self, group: list[Job], kind: str, dry_run: bool, parent_id: int | None
+    ) -> SubmitOutcome:
         first = group[0]
         backend = self.backend(first.cluster)
         tag = f"jobdeck:{uuid.uuid4().hex[:12]}"
@@ -123,7 +129,7 @@ class Controller:
             return SubmitOutcome(first.name, first.cluster, tasks, command, dry_run=True)
         session_id = await self.store.session_id(self.session)
         submission_id = await self.store.record_intent(
-            session_id, first.name, kind, tag, first.cluster, group, command, self.clock()
+            session_id, first.name, kind, tag, first.cluster, group, command, self.clock(), parent_id
         )
         try:
             result = await backend.submit(request)
@@ -200,36 +206,18 @@ class Controller:
             )
         validating = _after(jobs, updates, State.VALIDATING)
         if validating:
-            more, problem = await self._validate(backend, validating, force=False)
-            updates = _merge(updates, more)
-            if problem:
-                warnings.append(f"{cluster}: {problem}")
+            try:
+                more = await check_outputs(backend, validating, self.validation_settings(), self.clock())
+            except BackendUnavailable as exc:
+                warnings.append(f"{cluster}: validation could not run: {exc}")
+            else:
+                updates = [*updates, *more]
         finished = self.clock()
         health = ClusterHealth(cluster, True, finished, finished, None, commands, finished - started)
         return updates, health, warnings
 
-    # -- validate ---------------------------------------------------------------------------
-
-    async def _validate(
-        self, backend: Backend, jobs: Sequence[Job], force: bool
-    ) -> tuple[list[JobUpdate], str | None]:
-        """Check outputs of jobs the scheduler says completed, in one batched call. A check that
-        cannot run leaves every job as it was and says why."""
-        now = self.clock()
-        vs = ValidationSettings(self.settings.validate_grace, self.settings.validate)
-        plans = [plan_checks(job) for job in jobs]
-        paths = sorted({c.path for plan in plans for c in plan})
-        checksum = any(c.sha256 for plan in plans for c in plan)
-        stats = {}
-        if paths and self.settings.validate:
-            try:
-                stats = await backend.stat_paths(paths, checksum=checksum)
-            except BackendUnavailable as exc:
-                return [], f"validation could not run: {exc}"
-        updates = [
-            u for job, plan in zip(jobs, plans, strict=True) if (u := judge(job, plan, stats, now, vs, force))
-        ]
-        return updates, None
+    def validation_settings(self) -> ValidationSettings:
+        return ValidationSettings(self.settings.validate_grace, self.settings.validate)
 
     # -- cancel -----------------------------------------------------------------------------
 
@@ -329,8 +317,3 @@ def _applied(job: Job, update: JobUpdate) -> Job:
     return replace(
         job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts
     )
-
-
-def _merge(first: list[JobUpdate], second: list[JobUpdate]) -> list[JobUpdate]:
-    """Later updates of the same job are applied after earlier ones in the same transaction."""
-    return [*first, *second]

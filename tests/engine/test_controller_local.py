@@ -111,7 +111,7 @@ async def test_cancel_running_and_pending(env) -> None:
     await store.add_jobs(
         sid, [("sleeper", None, spec(tmp, "0", "", "60")), ("never", None, spec(tmp, "0"))], 1.0
     )
-    sleeper, never = await store.jobs("s")
+    sleeper, _ = await store.jobs("s")
     await controller.submit([sleeper])
     lines = await controller.cancel(await store.jobs("s"))
     assert any("cancel sent" in line for line in lines) and any("never submitted" in line for line in lines)

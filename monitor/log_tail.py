@@ -1,0 +1,206 @@
+"""Follow the end of a log file through `read_bytes`, reading only bytes not yet seen.
+
+Memory stays bounded whatever the file: opening reads only the tail, each poll reads at most one chunk,
+and a line longer than the display cap keeps only its head. Every line is made safe for a terminal:
+escape sequences are removed and control characters shown escaped, so a log cannot move the cursor,
+clear the screen or retitle the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+ReadBytes = Callable[[str, int, int], Awaitable[tuple[bytes, int]]]
+"""`read(path, offset, limit) -> (data, current file size)`, as `Backend.read_bytes`."""
+
+TRUNCATED_NOTICE = "--- log truncated; reading from the start ---"
+
+# CSI (cursor moves, clear screen, colours), OSC (titles, hyperlinks; ended by BEL or ST or the line's
+# end), DCS/SOS/PM/APC strings, then any other two- or three-byte escape (charset, save cursor, reset).
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[ -/]*[0-~]"
+)
+# C0 controls but tab, DEL and the C1 controls (U+009B is a CSI to some terminals).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def display_text(head: bytes, more: int = 0) -> str:
+    """The safe one-line text of a line's bytes (its last carriage-return segment, at most the cap);
+    `more` is how many bytes of the line were left out."""
+    text = head.rstrip(b"\r").decode("utf-8", "backslashreplace")
+    text = _CONTROL.sub(_escape_control, _ESCAPE_SEQUENCE.sub("", text))
+    return f"{text} … ({more:,} more bytes)" if more else text
+
+
+class _LineBuffer:
+    """The line being assembled: only what the display will show is kept (the segment after the last
+    carriage return that is followed by more text, and at most `cap` bytes of it)."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._head = bytearray()
+        self._more = 0
+        self._ends_cr = False
+
+    def feed(self, data: bytes) -> None:
+        body = data.rstrip(b"\r")
+        cut = body.rfind(b"\r") + 1
+        if cut or (body and self._ends_cr):  # later text overwrites the segment so far
+            self._head.clear()
+            self._more = 0
+        segment = data[cut:]
+        room = max(0, self._cap - len(self._head))
+        self._head += segment[:room]
+        self._more += max(0, len(segment) - room)
+        if data:
+            self._ends_cr = data.endswith(b"\r")
+
+    def text(self) -> str:
+        return display_text(bytes(self._head), self._more)
+
+    def take(self) -> str:
+        text = self.text()
+        self.clear()
+        return text
+
+    def clear(self) -> None:
+        self._head.clear()
+        self._more = 0
+        self._ends_cr = False
+
+
+@dataclass(frozen=True, slots=True)
+class TailBatch:
+    """What one read brought: complete lines, the incomplete last line (if any) and what happened."""
+
+    lines: list[str]
+    pending: str | None = None  # the last line so far, without its newline (a progress bar, say)
+    truncated: bool = False  # the file shrank: reading restarted from its start
+    skipped_bytes: int = 0  # bytes jumped over because the reader was too far behind
+    size: int = 0  # the file's size at this read
+    behind: int = 0  # bytes still unread after this batch: poll again soon
+
+    @property
+    def notices(self) -> list[str]:
+        """Event lines to show before `lines`."""
+        notices = [TRUNCATED_NOTICE] if self.truncated else []
+        if self.skipped_bytes:
+            notices.append(f"--- skipped {self.skipped_bytes:,} bytes; showing the tail ---")
+        return notices
+
+
+class LogTail:
+    """Follows one file. `offset` is the start of the first line not yet returned complete: persist it
+    and pass it back as `start_offset` to continue where a previous tail stopped.
+
+    Read errors (FileNotFoundError, PermissionError, BackendUnavailable) propagate unchanged and leave
+    the tail as it was, so the caller can show them and simply call again later."""
+
+    def __init__(
+        self,
+        read: ReadBytes,
+        path: str,
+        *,
+        start_offset: int | None = None,
+        tail_bytes: int = 256 * 1024,
+        chunk: int = 1024 * 1024,
+        max_behind: int = 4 * 1024 * 1024,
+        max_line_bytes: int = 64 * 1024,
+    ) -> None:
+        self.path = path
+        self._read = read
+        self._start_offset = start_offset
+        self._tail_bytes = tail_bytes
+        self._chunk = chunk
+        self._max_behind = max_behind
+        self._line = _LineBuffer(max_line_bytes)
+        self._pos = 0  # next byte to read
+        self._line_start = 0  # first byte of the incomplete line
+        self._skip_line = False  # discard up to the next newline (the tail began mid-line)
+        self.is_open = False
+
+    @property
+    def offset(self) -> int:
+        return self._line_start
+
+    async def open(self) -> TailBatch:
+        """The first batch: the file's tail, or what follows `start_offset` (unless that is more than
+        `max_behind` bytes from the end, in which case the tail, with the skipped bytes reported)."""
+        start = self._start_offset or 0
+        _, size = await self._read(self.path, start, 0)
+        if self._start_offset is None:
+            start = max(0, size - self._tail_bytes)
+            truncated, skipped = False, 0
+        else:
+            start, truncated, skipped = self._plan(start, size)
+        batch = await self._read_from(start, truncated, skipped)
+        self.is_open = True
+        return batch
+
+    async def poll(self) -> TailBatch:
+        """New complete lines since the last call (at most `chunk` bytes are read)."""
+        if not self.is_open:
+            raise RuntimeError(f"poll() before open() for {self.path}")
+        data, size = await self._read(self.path, self._pos, self._chunk)
+        start, truncated, skipped = self._plan(self._pos, size)
+        if start == self._pos:
+            return self._consume(data, size)
+        return await self._read_from(start, truncated, skipped)
+
+    def _plan(self, pos: int, size: int) -> tuple[int, bool, int]:
+        """Where to read next given the file's size: from the start if it shrank, from the tail if
+        too far behind. Returns (start, truncated, skipped bytes)."""
+        truncated = size < pos
+        if truncated:
+            pos = 0
+        if size - pos <= self._max_behind:
+            return pos, truncated, 0
+        tail = size - self._tail_bytes
+        return tail, truncated, tail - pos
+
+    async def _read_from(self, start: int, truncated: bool, skipped: int) -> TailBatch:
+        """Read from `start`; a start inside the file begins one byte early and drops the partial
+        line, so a start that falls exactly on a line boundary loses nothing."""
+        first = max(0, start - 1)
+        data, size = await self._read(self.path, first, self._chunk)
+        self._pos = self._line_start = first
+        self._skip_line = start > 0
+        self._line.clear()
+        return self._consume(data, size, truncated, skipped)
+
+    def _consume(self, data: bytes, size: int, truncated: bool = False, skipped: int = 0) -> TailBatch:
+        lines: list[str] = []
+        begin = 0
+        if self._skip_line:
+            newline = data.find(b"\n")
+            begin = len(data) if newline < 0 else newline + 1
+            self._skip_line = newline < 0
+            if newline >= 0:
+                self._line_start = self._pos + begin
+        newline = data.find(b"\n", begin)
+        while newline >= 0:
+            self._line.feed(data[begin:newline])
+            lines.append(self._line.take())
+            begin = newline + 1
+            self._line_start = self._pos + begin
+            newline = data.find(b"\n", begin)
+        self._line.feed(data[begin:])
+        self._pos += len(data)
+        has_pending = self._pos > self._line_start and not self._skip_line
+        return TailBatch(
+            lines=lines,
+            pending=self._line.text() if has_pending else None,
+            truncated=truncated,
+            skipped_bytes=skipped,
+            size=size,
+            behind=max(0, size - self._pos),
+        )

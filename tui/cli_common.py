@@ -1,0 +1,106 @@
+"""What every `jobdeck` subcommand shares: the async runner, the store, --db, --json, JOB lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from monitor.controller import Controller
+from monitor.errors import JobdeckError
+from monitor.jobref import parse_ref, select
+from monitor.model import Job
+from store.session_store import SessionStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def run_async(func: Callable[P, Awaitable[R]]) -> Callable[P, R]:
+    """Run a coroutine command; a JobdeckError becomes one line on stderr and its exit code."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return asyncio.run(func(*args, **kwargs))  # type: ignore[arg-type]
+        except JobdeckError as exc:
+            click.echo(f"jobdeck: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+    return wrapper
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def db_path(ctx: click.Context) -> Path:
+    return ctx.obj["db"]
+
+
+async def open_store(ctx: click.Context) -> SessionStore:
+    return await SessionStore.open(db_path(ctx))
+
+
+db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Session database (default: $JOBDECK_DB or ~/.local/state/jobdeck/jobdeck.db).",
+)
+
+
+def with_db(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Let --db also follow the subcommand, as scripts tend to write it."""
+
+    @db_option
+    @wraps(command)
+    def wrapper(*args: Any, db: Path | None = None, **kwargs: Any) -> Any:
+        if db is not None:
+            click.get_current_context().obj["db"] = db
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+# -- submit -------------------------------------------------------------------------------------
+
+
+async def resolve_jobs(store: SessionStore, refs: Sequence[str], session: str | None) -> list[Job]:
+    """The jobs named on the command line, in order, without duplicates."""
+    everything = await store.jobs(session)
+    chosen: dict[int | None, Job] = {}
+    for text in refs:
+        ref = parse_ref(text if session is None or "/" in text else f"{session}/{text}")
+        by_id = await store.jobs_by_scheduler_id(ref.name) if ref.may_be_scheduler_id else []
+        for job in select(ref, everything, by_id):
+            chosen.setdefault(job.id, job)
+    return list(chosen.values())
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+session_option = click.option("--session", "-s", help="Look the jobs up in this session.")
+
+
+async def per_session(
+    store: SessionStore, jobs: Sequence[Job], action: Callable[[Controller, list[Job]], Awaitable[R]]
+) -> list[R]:
+    """Run `action` with each session's controller on that session's jobs (connections closed after)."""
+    from tui.wiring import close_controller, open_controller
+
+    results = []
+    for name in sorted({j.session for j in jobs}):
+        controller = await open_controller(store, name)
+        try:
+            results.append(await action(controller, [j for j in jobs if j.session == name]))
+        finally:
+            await close_controller(controller)
+    return results

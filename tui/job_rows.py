@@ -1,0 +1,145 @@
+"""Jobs as table rows: one row per plain job, and one collapsible row per array with its tasks
+beneath it. Pure (no Textual): the jobs screen feeds the result to the table widget."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from monitor.aggregate import aggregate_state
+from monitor.model import Job
+from monitor.states import TERMINAL, State
+from tui.text_table import elapsed
+from tui.widgets.table_model import Column, TableRow
+
+COLUMNS = (
+    Column("name", "NAME", 24),
+    Column("task", "TASK", 6, "right"),
+    Column("state", "STATE", 11),
+    Column("reason", "REASON", 26),
+    Column("attempt", "ATT", 3, "right"),
+    Column("job_id", "JOB ID", 12),
+    Column("elapsed", "ELAPSED", 9, "right"),
+    Column("cluster", "CLUSTER", 10),
+    Column("outputs", "OUTPUTS", 9, "right"),
+)
+
+STATE_STYLES = {
+    State.PENDING: "grey62",
+    State.SUBMITTING: "cyan",
+    State.QUEUED: "bright_blue",
+    State.RUNNING: "bold cyan",
+    State.VALIDATING: "yellow",
+    State.SUCCEEDED: "green",
+    State.PARTIAL: "bold yellow",
+    State.FAILED: "bold red",
+    State.CANCELLED: "magenta",
+    State.LOST: "bold white on red",
+}
+
+STATE_ICONS = {
+    State.SUCCEEDED: "✔",
+    State.FAILED: "✖",
+    State.PARTIAL: "◐",
+    State.RUNNING: "▶",
+    State.QUEUED: "…",
+    State.VALIDATING: "?",
+    State.CANCELLED: "⊘",
+    State.LOST: "!",
+    State.PENDING: "·",
+    State.SUBMITTING: "↑",
+}
+
+
+def job_key(job: Job) -> str:
+    return str(job.key)
+
+
+def group_key(job: Job) -> str:
+    return f"{job.session}/{job.name}"
+
+
+def _outputs(verified: int | None, expected: int) -> str:
+    if not expected:
+        return ""
+    return f"{'-' if verified is None else verified}/{expected}"
+
+
+def _job_row(job: Job, now: float, parent: str | None) -> TableRow:
+    attempt = job.current
+    expected = job.outputs_expected if job.outputs_expected is not None else len(job.spec.outputs)
+    cells = (
+        job.name if parent is None else f"  {job.name}",
+        "" if job.task is None else str(job.task),
+        job.state.value,
+        job.reason or "",
+        str(attempt.number) if attempt else "",
+        job.job_id or "",
+        elapsed(job, now),
+        job.cluster,
+        _outputs(job.outputs_verified, expected),
+    )
+    return TableRow(
+        key=job_key(job),
+        cells=cells,
+        style=STATE_STYLES[job.state],
+        parent=parent,
+        search_text=f"{job.name} {job.task if job.task is not None else ''} {job.state.value} {job.reason or ''}",
+    )
+
+
+def _group_row(key: str, tasks: Sequence[Job]) -> TableRow:
+    first = tasks[0]
+    whole = aggregate_state(j.state for j in tasks)
+    counts = Counter(j.state for j in tasks)
+    summary = " ".join(
+        f"{STATE_ICONS[s]}{n}" for s, n in sorted(counts.items(), key=lambda kv: list(State).index(kv[0]))
+    )
+    verified = sum(j.outputs_verified or 0 for j in tasks)
+    expected = sum(
+        j.outputs_expected if j.outputs_expected is not None else len(j.spec.outputs) for j in tasks
+    )
+    attempts = max((j.current.number for j in tasks if j.current), default=0)
+    ids = sorted({(j.job_id or "").split("_")[0] for j in tasks if j.job_id})
+    cells = (
+        first.name,
+        f"{len(tasks)}",
+        whole.value,
+        summary,
+        str(attempts) if attempts else "",
+        ",".join(ids)[:12],
+        "",
+        first.cluster,
+        _outputs(verified, expected),
+    )
+    return TableRow(
+        key=key,
+        cells=cells,
+        style=STATE_STYLES[whole],
+        search_text=f"{first.name} {whole.value} {summary}",
+    )
+
+
+def job_rows(jobs: Sequence[Job], now: float | None = None, show_finished: bool = True) -> list[TableRow]:
+    """Rows in manifest order; an array's tasks follow its group row. With show_finished off,
+    settled jobs (and arrays whose every task settled) are left out."""
+    now = time.time() if now is None else now
+    arrays: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs:
+        if job.task is not None:
+            arrays[group_key(job)].append(job)
+    rows: list[TableRow] = []
+    emitted: set[str] = set()
+    for job in jobs:
+        if not show_finished and job.state in TERMINAL:
+            continue
+        if job.task is None:
+            rows.append(_job_row(job, now, None))
+            continue
+        key = group_key(job)
+        if key not in emitted:
+            emitted.add(key)
+            rows.append(_group_row(key, arrays[key]))
+        rows.append(_job_row(job, now, key))
+    return rows
