@@ -175,7 +175,8 @@ class Controller:
             outcome.health[cluster] = health
             outcome.warnings.extend(warnings)
         for cluster in self.backends.keys() - by_cluster.keys():
-            outcome.health[cluster] = self.health.get(cluster) or ClusterHealth(cluster, True, self.clock())
+            now = self.clock()
+            outcome.health[cluster] = self.health.get(cluster) or ClusterHealth(cluster, True, now, now)
         self.health.update(outcome.health)
         if not dry_run:
             await self.store.apply_updates(outcome.updates, self.clock())

@@ -16,6 +16,7 @@ ReadBytes = Callable[[str, int, int], Awaitable[tuple[bytes, int]]]
 """`read(path, offset, limit) -> (data, current file size)`, as `Backend.read_bytes`."""
 
 TRUNCATED_NOTICE = "--- log truncated; reading from the start ---"
+FIRST_READ = 16 * 1024  # open() reads this much first: enough for a small log or a short resume
 
 # CSI (cursor moves, clear screen, colours), OSC (titles, hyperlinks; ended by BEL or ST or the line's
 # end), DCS/SOS/PM/APC strings, then any other two- or three-byte escape (charset, save cursor, reset).
@@ -134,15 +135,19 @@ class LogTail:
 
     async def open(self) -> TailBatch:
         """The first batch: the file's tail, or what follows `start_offset` (unless that is more than
-        `max_behind` bytes from the end, in which case the tail, with the skipped bytes reported)."""
+        `max_behind` bytes from the end, in which case the tail, with the skipped bytes reported).
+        The first read is small: a small log (or few new bytes) takes one call, a big one two."""
         start = self._start_offset or 0
-        _, size = await self._read(self.path, start, 0)
+        first = max(0, start - 1)
+        data, size = await self._read(self.path, first, FIRST_READ)
         if self._start_offset is None:
-            start = max(0, size - self._tail_bytes)
-            truncated, skipped = False, 0
+            wanted, truncated, skipped = max(0, size - self._tail_bytes), False, 0
         else:
-            start, truncated, skipped = self._plan(start, size)
-        batch = await self._read_from(start, truncated, skipped)
+            wanted, truncated, skipped = self._plan(start, size)
+        if wanted == start and first + len(data) >= size:
+            batch = self._restart(start, data, size, truncated, skipped)
+        else:
+            batch = await self._read_from(wanted, truncated, skipped)
         self.is_open = True
         return batch
 
@@ -168,11 +173,13 @@ class LogTail:
         return tail, truncated, tail - pos
 
     async def _read_from(self, start: int, truncated: bool, skipped: int) -> TailBatch:
-        """Read from `start`; a start inside the file begins one byte early and drops the partial
-        line, so a start that falls exactly on a line boundary loses nothing."""
-        first = max(0, start - 1)
-        data, size = await self._read(self.path, first, self._chunk)
-        self._pos = self._line_start = first
+        data, size = await self._read(self.path, max(0, start - 1), self._chunk)
+        return self._restart(start, data, size, truncated, skipped)
+
+    def _restart(self, start: int, data: bytes, size: int, truncated: bool, skipped: int) -> TailBatch:
+        """Take `data`, read from one byte before `start` (or from 0): a start inside the file drops
+        the partial line, and a start exactly on a line boundary loses nothing."""
+        self._pos = self._line_start = max(0, start - 1)
         self._skip_line = start > 0
         self._line.clear()
         return self._consume(data, size, truncated, skipped)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from monitor.model import Job, JobUpdate, PathStat, PollReport, SubmitRequest, SubmitResult
+from monitor.model import Job, JobSpec, JobUpdate, PathStat, PollReport, SubmitRequest, SubmitResult
 from monitor.states import State
 
 
@@ -46,6 +46,16 @@ class SessionStorage(Protocol):
     """The store as the controller uses it (implemented by store.session_store.SessionStore)."""
 
     async def session_id(self, name: str) -> int: ...
+
+    async def session_manifest(self, name: str) -> tuple[str | None, dict]: ...
+
+    async def ensure_session(
+        self, name: str, manifest_path: str | None, manifest: dict, now: float
+    ) -> int: ...
+
+    async def add_jobs(
+        self, session_id: int, definitions: Iterable[tuple[str, int | None, JobSpec]], now: float
+    ) -> int: ...
 
     async def jobs(
         self,

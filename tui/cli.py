@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from store.location import default_db_path
-from tui.cli_common import db_option
+from tui.cli_common import db_option, open_app
 from tui.cli_read import list_jobs, sessions, status
 from tui.cli_recover import (
     cancel,
@@ -20,17 +20,24 @@ from tui.cli_recover import (
     submit_pending,
     validate,
 )
-from tui.cli_submit import submit
+from tui.cli_submit import demo, submit, track
 from tui.cli_watch import attach, sync
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @db_option
+@click.option(
+    "--read-only", is_flag=True, default=None, help="Nothing can be submitted, cancelled or restarted."
+)
 @click.pass_context
-def main(ctx: click.Context, db: Path | None) -> None:
-    """jobdeck: watch and recover SLURM and Kubernetes batch jobs."""
+def main(ctx: click.Context, db: Path | None, read_only: bool | None) -> None:
+    """jobdeck: watch and recover SLURM and Kubernetes batch jobs. Without a command, opens the app."""
     ctx.ensure_object(dict)
     ctx.obj["db"] = db or default_db_path()
+    ctx.obj["db_explicit"] = db is not None
+    ctx.obj["read_only"] = read_only
+    if ctx.invoked_subcommand is None:
+        open_app(ctx, None)
 
 
 for command in (
@@ -46,5 +53,7 @@ for command in (
     restart_command,
     mark_failed_command,
     submit_pending,
+    demo,
+    track,
 ):
     main.add_command(command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -22,20 +22,36 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def run_async(func: Callable[P, Awaitable[R]]) -> Callable[P, R]:
-    """Run a coroutine command; a JobdeckError becomes one line on stderr and its exit code."""
+def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
+    """Run a command's coroutine; a JobdeckError becomes one line on stderr and its exit code."""
+    try:
+        return asyncio.run(coroutine)
+    except JobdeckError as exc:
+        click.echo(f"jobdeck: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def run_async(func: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
+    """A click command written as a coroutine."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return asyncio.run(func(*args, **kwargs))  # type: ignore[arg-type]
-        except JobdeckError as exc:
-            click.echo(f"jobdeck: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            sys.exit(130)
+        return run_sync(func(*args, **kwargs))
 
     return wrapper
+
+
+def open_app(ctx: click.Context, session: str | None) -> None:
+    """The full-screen app, after the command's own event loop has finished."""
+    from tui.launch import run_app
+
+    try:
+        run_app(db_path(ctx), session, read_only=ctx.obj.get("read_only"))
+    except JobdeckError as exc:
+        click.echo(f"jobdeck: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
 
 
 def emit_json(data: Any) -> None:
@@ -65,7 +81,7 @@ def with_db(command: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(command)
     def wrapper(*args: Any, db: Path | None = None, **kwargs: Any) -> Any:
         if db is not None:
-            click.get_current_context().obj["db"] = db
+            click.get_current_context().obj.update(db=db, db_explicit=True)
         return command(*args, **kwargs)
 
     return wrapper

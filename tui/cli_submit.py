@@ -15,14 +15,10 @@ from monitor.expand import expand_manifest
 from monitor.manifest import load_manifest
 from monitor.model import Job
 from monitor.states import State
+from monitor.track import track as track_manifest
 from store.session_store import SessionStore
-from tui.cli_common import (
-    db_path,
-    emit_json,
-    open_store,
-    run_async,
-    with_db,
-)
+from tui.cli_common import db_path, emit_json, json_option, open_app, open_store, run_async, run_sync, with_db
+from tui.demo import demo_folder, write_demo
 from tui.wiring import close_controller, clusters_of, make_backend, open_controller
 
 
@@ -30,52 +26,77 @@ from tui.wiring import close_controller, clusters_of, make_backend, open_control
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--no-tui", is_flag=True, help="Submit and exit instead of opening the app.")
 @click.option("--dry-run", is_flag=True, help="Print what would be submitted; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @with_db
 @click.pass_context
-@run_async
-async def submit(ctx: click.Context, manifest: Path, no_tui: bool, dry_run: bool, as_json: bool) -> None:
+def submit(ctx: click.Context, manifest: Path, no_tui: bool, dry_run: bool, as_json: bool) -> None:
     """Register every job MANIFEST defines and submit those never submitted."""
-    loaded = load_manifest(manifest)
-    definitions = expand_manifest(loaded)
-    session = loaded.session.name
-    store = await open_store(ctx)
-    try:
-        now = time.time()
-        if dry_run:
-            outcomes = await _dry_run_submit(store, loaded.to_dict(), session, definitions)
-        else:
-            session_id = await store.ensure_session(session, str(loaded.path), loaded.to_dict(), now)
-            await store.add_jobs(session_id, [(d.name, d.task, d.spec) for d in definitions], now)
-            controller = await open_controller(store, session)
-            try:
-                pending = await store.jobs(session, states=[State.PENDING])
-                outcomes = await controller.submit(pending)
-            finally:
-                await close_controller(controller)
-        _print_outcomes(outcomes, session, as_json)
-    finally:
-        await store.close()
+    session, outcomes = run_sync(register_and_submit(ctx, manifest, dry_run))
+    _print_outcomes(outcomes, session, as_json)
     if not dry_run and not no_tui:
-        from tui.launch import run_app
-
-        run_app(db_path(ctx), session)
+        open_app(ctx, session)
     if any(not o.ok for o in outcomes):
         sys.exit(1)
 
 
-async def _dry_run_submit(store: SessionStore, manifest: dict, session: str, definitions: Sequence) -> list:
-    """What `submit` would send, without writing the session or the intents."""
-    known = {(j.name, j.task): j for j in await store.jobs(session)}
+async def register_and_submit(
+    ctx: click.Context, manifest: Path, dry_run: bool = False
+) -> tuple[str, list[SubmitOutcome]]:
+    """Load and check the manifest (nothing is written if it is bad), store the session and its
+    jobs, and submit the jobs never submitted."""
+    loaded = load_manifest(manifest)
+    definitions = expand_manifest(loaded)
+    session = loaded.session.name
+    if dry_run and not db_path(ctx).exists():
+        return session, await _dry_run_submit(None, loaded.to_dict(), session, definitions)
+    store = await open_store(ctx)
+    try:
+        if dry_run:
+            return session, await _dry_run_submit(store, loaded.to_dict(), session, definitions)
+        now = time.time()
+        session_id = await store.ensure_session(session, str(loaded.path), loaded.to_dict(), now)
+        await store.add_jobs(session_id, [(d.name, d.task, d.spec) for d in definitions], now)
+        controller = await open_controller(store, session)
+        try:
+            return session, await controller.submit(await store.jobs(session, states=[State.PENDING]))
+        finally:
+            await close_controller(controller)
+    finally:
+        await store.close()
+
+
+@click.command()
+@click.option("--no-tui", is_flag=True, help="Submit and exit instead of opening the app.")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help="Where to write the demo.")
+@with_db
+@click.pass_context
+def demo(ctx: click.Context, no_tui: bool, folder: Path | None) -> None:
+    """A session of a dozen short real processes on this machine: watch them succeed, fail, go
+    PARTIAL, then resume (r) and restart (R) them. Uses its own database unless --db is given."""
+    if ctx.obj.get("db_explicit") is not True:
+        ctx.obj["db"] = db_path(ctx).with_name("demo.db")
+    where, session = demo_folder(db_path(ctx).parent)
+    manifest = write_demo(folder or where, session)
+    click.echo(f"demo files in {manifest.parent}; database {db_path(ctx)}")
+    session, outcomes = run_sync(register_and_submit(ctx, manifest))
+    _print_outcomes(outcomes, session, as_json=False)
+    if not no_tui:
+        open_app(ctx, session)
+
+
+async def _dry_run_submit(
+    store: SessionStore | None, manifest: dict, session: str, definitions: Sequence
+) -> list[SubmitOutcome]:
+    """What `submit` would send, without writing the session or the intents (nor creating the
+    database)."""
+    known = {(j.name, j.task): j for j in await store.jobs(session)} if store else {}
     todo = [
         Job(session, d.name, d.task, d.spec.cluster, State.PENDING, d.spec)
         for d in definitions
         if (d.name, d.task) not in known or known[(d.name, d.task)].state is State.PENDING
     ]
-    backends = {
-        n: make_backend(c, store.path.parent / "local-jobs") for n, c in clusters_of(manifest).items()
-    }
-    controller = Controller(store, session, backends)
+    backends = {n: make_backend(c, Path("/nonexistent")) for n, c in clusters_of(manifest).items()}
+    controller = Controller(store, session, backends)  # type: ignore[arg-type]
     return await controller.submit(todo, dry_run=True)
 
 
@@ -115,3 +136,38 @@ def _tasks_text(tasks: Sequence[int | None]) -> str:
 
 
 # -- read commands ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("session")
+@click.option("--submit", "submit_now", is_flag=True, help="Also submit the jobs never submitted.")
+@json_option
+@with_db
+@click.pass_context
+@run_async
+async def track(ctx: click.Context, session: str, submit_now: bool, as_json: bool) -> None:
+    """Monitor-all: register every job SESSION's manifest defines that is not tracked yet."""
+    store = await open_store(ctx)
+    try:
+        result = await track_manifest(store, session)
+        outcomes: list[SubmitOutcome] = []
+        if submit_now and result.never_submitted:
+            controller = await open_controller(store, session)
+            try:
+                outcomes = await controller.submit(await store.jobs(session, states=[State.PENDING]))
+            finally:
+                await close_controller(controller)
+    finally:
+        await store.close()
+    if as_json:
+        emit_json({"session": session, "added": result.added, "never_submitted": result.never_submitted})
+    else:
+        click.echo(f"{session}: {result.added} new job(s) registered from {result.manifest}")
+        if result.never_submitted and not submit_now:
+            click.echo(
+                f"{result.never_submitted} never submitted: `jobdeck submit-pending --session {session}`"
+            )
+        if outcomes:
+            _print_outcomes(outcomes, session, as_json=False)
+    if any(not o.ok for o in outcomes):
+        sys.exit(1)

@@ -17,10 +17,11 @@ from monitor.model import Event
 from monitor.states import IN_SCHEDULER, State
 from store.session_store import SessionStore
 from tui.cli_common import (
-    db_path,
     emit_json,
+    open_app,
     open_store,
     run_async,
+    run_sync,
     with_db,
 )
 from tui.job_json import event_dict, iso
@@ -109,8 +110,7 @@ async def sync(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event (JSON lines).")
 @with_db
 @click.pass_context
-@run_async
-async def attach(
+def attach(
     ctx: click.Context,
     session: str | None,
     no_tui: bool,
@@ -120,18 +120,20 @@ async def attach(
     as_json: bool,
 ) -> None:
     """Re-attach to a session: poll, record and show every change."""
-    store = await open_store(ctx)
-    try:
-        names = await _attach_targets(store, session, all_sessions)
-        if not no_tui:
-            await store.close()
-            from tui.launch import run_app
 
-            run_app(db_path(ctx), names[0] if len(names) == 1 else None)
-            return
-        await _watch(store, names, interval, exit_when_done, as_json)
-    finally:
-        await store.close()
+    async def headless() -> list[str]:
+        store = await open_store(ctx)
+        try:
+            names = await _attach_targets(store, session, all_sessions)
+            if no_tui:
+                await _watch(store, names, interval, exit_when_done, as_json)
+            return names
+        finally:
+            await store.close()
+
+    names = run_sync(headless())
+    if not no_tui:
+        open_app(ctx, names[0] if len(names) == 1 else None)
 
 
 async def _attach_targets(store: SessionStore, session: str | None, all_sessions: bool) -> list[str]:

@@ -14,15 +14,15 @@ from tui.text_table import elapsed
 from tui.widgets.table_model import Column, TableRow
 
 COLUMNS = (
-    Column("name", "NAME", 24),
-    Column("task", "TASK", 6, "right"),
-    Column("state", "STATE", 11),
-    Column("reason", "REASON", 26),
+    Column("name", "NAME", 20),
+    Column("task", "TASK", 5, "right"),
+    Column("state", "STATE", 10),
+    Column("reason", "REASON", 22),
     Column("attempt", "ATT", 3, "right"),
-    Column("job_id", "JOB ID", 12),
-    Column("elapsed", "ELAPSED", 9, "right"),
-    Column("cluster", "CLUSTER", 10),
-    Column("outputs", "OUTPUTS", 9, "right"),
+    Column("job_id", "JOB ID", 10),
+    Column("elapsed", "ELAPSED", 8, "right"),
+    Column("cluster", "CLUSTER", 8),
+    Column("outputs", "OUTPUTS", 7, "right"),
 )
 
 STATE_STYLES = {

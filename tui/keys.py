@@ -18,13 +18,21 @@ class KeyAction:
     destructive: bool = False  # asks for confirmation first
     show: bool = True  # shown in the footer
     command: str = ""  # name for the `:` command line and the palette (default: the action)
+    label: str = ""  # short footer label (default: the command name)
 
     @property
     def command_name(self) -> str:
         return self.command or self.action.replace("_", "-")
 
     def binding(self) -> Binding:
-        return Binding(self.key, self.action, self.description, show=self.show, id=self.id)
+        return Binding(
+            self.key,
+            self.action,
+            self.label or self.command_name,
+            show=self.show,
+            id=self.id,
+            tooltip=self.description,
+        )
 
 
 APP_KEYS = (

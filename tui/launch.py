@@ -1,17 +1,16 @@
-"""Opening the full-screen app."""
+"""Opening the full-screen app from the CLI."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import click
+from tui.config import load_config
 
 
-def run_app(db: Path, session: str | None) -> None:
-    """The full-screen app is not part of this build yet: say how to follow the session instead."""
-    target = session or "SESSION"
-    click.echo(
-        f"jobdeck: the full-screen app is not available in this build; follow the session with "
-        f"`jobdeck --db {db} attach {target} --no-tui`",
-        err=True,
-    )
+def run_app(db: Path, session: str | None, read_only: bool | None = None) -> None:
+    from tui.app import JobdeckApp
+
+    app = JobdeckApp(db, session, load_config(), read_only=read_only)
+    app.run()
+    if app.return_code:
+        raise SystemExit(app.return_code)

@@ -1,0 +1,37 @@
+"""The command palette lists the same actions as the keys (and the `:` command line)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.keys import ALL_KEYS, KeyAction
+
+
+class JobdeckCommands(Provider):
+    """Every key's action, runnable from ctrl+p on the screen where it applies."""
+
+    def _available(self) -> list[KeyAction]:
+        screen = self.screen
+        return [k for k in ALL_KEYS if k.id.startswith("app.") or hasattr(screen, f"action_{k.action}")]
+
+    async def _run(self, key: KeyAction) -> None:
+        await self.screen.run_action(key.action)
+
+    def _label(self, key: KeyAction) -> str:
+        return f"{key.command_name}  ({key.key})"
+
+    async def discover(self) -> Hits:
+        for key in self._available():
+            yield DiscoveryHit(self._label(key), partial(self._run, key), help=key.description)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for key in self._available():
+            text = f"{key.command_name} {key.description}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(self._label(key)), partial(self._run, key), help=key.description
+                )

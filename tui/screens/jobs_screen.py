@@ -1,0 +1,203 @@
+"""The jobs of one session: a live table updated in place each poll, the selected job's details,
+and a status bar with each cluster's health. Actions live in jobs_actions.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, ProgressBar
+
+from monitor.controller import Controller, PollOutcome
+from monitor.errors import JobdeckError
+from monitor.model import Job
+from monitor.states import TERMINAL
+from tui.job_rows import COLUMNS, group_key, job_key, job_rows
+from tui.keys import JOB_KEYS
+from tui.screens.jobs_actions import JobActions
+from tui.widgets.detail_pane import DetailPane, render_detail
+from tui.widgets.job_table import JobTable
+from tui.widgets.status_bar import StatusBar
+from tui.wiring import close_controller, open_controller
+
+MAX_BACKOFF = 60.0
+
+
+class JobsScreen(JobActions, Screen[None]):
+    BINDINGS = [k.binding() for k in JOB_KEYS]
+
+    def __init__(self, session: str) -> None:
+        super().__init__()
+        self.session = session
+        self.controller: Controller | None = None
+        self.jobs: list[Job] = []
+        self.by_key: dict[str, Job] = {}
+        self.groups: dict[str, list[Job]] = {}
+        self.show_finished = True
+        self.last_outcome: PollOutcome | None = None
+        self._warned: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"jobdeck — {self.session}", id="title")
+        with Horizontal(id="main"):
+            yield JobTable(COLUMNS, id="jobs")
+            yield DetailPane(id="detail")
+        yield ProgressBar(id="progress", show_eta=False)
+        yield Input(placeholder="filter: text, state:failed, reason:timeout, name:sweep", id="filter")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#progress", ProgressBar).display = False
+        self.query_one(JobTable).focus()
+        try:
+            self.controller = await open_controller(self.app.store, self.session)  # type: ignore[attr-defined]
+        except JobdeckError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+            return
+        await self.reload()
+        if self.app.polling:  # type: ignore[attr-defined]
+            self.run_worker(self._poll_loop(), group="poll", exclusive=True)
+
+    async def on_unmount(self) -> None:
+        if self.controller is not None:
+            await close_controller(self.controller)
+
+    # -- data -------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.app.clock()  # type: ignore[attr-defined]
+
+    async def reload(self) -> None:
+        """Read the session from the store and diff it into the table (the cursor stays put)."""
+        try:
+            jobs = await self.app.store.jobs(self.session)  # type: ignore[attr-defined]
+        except JobdeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.jobs = jobs
+        self.by_key = {job_key(j): j for j in jobs}
+        groups: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            if job.task is not None:
+                groups[group_key(job)].append(job)
+        self.groups = dict(groups)
+        table = self.query_one(JobTable)
+        table.update_rows(job_rows(jobs, self.now(), self.show_finished))
+        hidden = sum(1 for j in jobs if j.state in TERMINAL) if not self.show_finished else 0
+        self.refresh_status(f"{hidden} finished hidden (a)" if hidden else "")
+        await self.show_detail(table.cursor_key)
+
+    def refresh_status(self, extra: str = "") -> None:
+        health = self.controller.health if self.controller else {}
+        notes = [n for n in (extra, self.app.mode_note()) if n]  # type: ignore[attr-defined]
+        self.query_one(StatusBar).show(health, "  ".join(notes))
+
+    async def poll_once(self) -> PollOutcome | None:
+        if self.controller is None:
+            return None
+        try:
+            outcome = await self.controller.poll()
+        except JobdeckError as exc:
+            self.notify(f"poll failed: {exc}", severity="error")
+            return None
+        self.last_outcome = outcome
+        for warning in outcome.warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self.notify(warning, severity="warning", timeout=10)
+        if all(h.ok for h in outcome.health.values()):
+            self._warned.clear()
+        await self.reload()
+        return outcome
+
+    async def _poll_loop(self) -> None:
+        """Poll, then wait; never two polls at once. Back off while a cluster does not answer."""
+        assert self.controller is not None
+        delay = self.controller.settings.poll_interval
+        while True:
+            outcome = await self.poll_once()
+            healthy = outcome is not None and all(h.ok for h in outcome.health.values())
+            base = self.controller.settings.poll_interval
+            delay = base if healthy else min(MAX_BACKOFF, max(base, delay * 2))
+            await asyncio.sleep(delay)
+
+    # -- selection and details --------------------------------------------------------------
+
+    def selected_jobs(self) -> list[Job]:
+        """Marked rows, else the cursor row; a group row means every task of the array."""
+        table = self.query_one(JobTable)
+        keys = list(table.marked) or ([table.cursor_key] if table.cursor_key else [])
+        chosen: dict[str, Job] = {}
+        for key in keys:
+            for job in self.groups.get(key, [self.by_key[key]] if key in self.by_key else []):
+                chosen.setdefault(job_key(job), job)
+        return list(chosen.values())
+
+    async def show_detail(self, key: str | None) -> None:
+        pane = self.query_one(DetailPane)
+        job = self.by_key.get(key or "")
+        if job is None and key in self.groups:
+            job = self.groups[key][0]
+        if job is None or job.id is None:
+            return
+        store = self.app.store  # type: ignore[attr-defined]
+        try:
+            events = await store.events(job.id)
+            outputs = await store.outputs(job.id)
+        except JobdeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        pane.show(render_detail(job, events, outputs))
+
+    @on(JobTable.CursorMoved)
+    async def _cursor_moved(self, event: JobTable.CursorMoved) -> None:
+        await self.show_detail(event.key)
+
+    # -- filter -----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(JobTable).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(event.value)
+        self.query_one(JobTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value or box.display:
+            box.value = ""
+            box.display = False
+            self.query_one(JobTable).set_filter("")
+            self.query_one(JobTable).focus()
+            return
+        self.app.action_sessions()  # type: ignore[attr-defined]
+
+    async def action_toggle_finished(self) -> None:
+        self.show_finished = not self.show_finished
+        await self.reload()
+
+    async def action_refresh(self) -> None:
+        await self.poll_once()
+
+    def progress(self, done: int, total: int) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = done < total
+        bar.update(total=total, progress=done)
+
+    def stamp(self) -> str:
+        return time.strftime("%H:%M:%S", time.localtime(self.now()))

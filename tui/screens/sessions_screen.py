@@ -1,0 +1,64 @@
+"""Every stored session with its counts per state and last activity; enter opens one."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label
+
+from monitor.errors import JobdeckError
+from monitor.states import State
+from tui.job_rows import STATE_ICONS
+
+REFRESH_SECONDS = 5.0
+
+
+class SessionsScreen(Screen[None]):
+    BINDINGS = [Binding("enter", "open", "Open", id="sessions.open")]
+
+    def compose(self) -> ComposeResult:
+        yield Label("jobdeck — sessions", id="title")
+        table: DataTable[str] = DataTable(cursor_type="row", id="sessions")
+        table.add_columns("SESSION", "JOBS", "STATES", "LAST ACTIVITY", "MANIFEST")
+        yield table
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self.refresh_sessions()
+        self.set_interval(REFRESH_SECONDS, self.refresh_sessions)
+
+    async def on_screen_resume(self) -> None:
+        await self.refresh_sessions()
+
+    async def refresh_sessions(self) -> None:
+        try:
+            summaries = await self.app.store.sessions()  # type: ignore[attr-defined]
+        except JobdeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for s in summaries:
+            states = " ".join(
+                f"{STATE_ICONS[state]}{state.value.lower()} {n}"
+                for state, n in sorted(s.counts.items(), key=lambda kv: list(State).index(kv[0]))
+            )
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.last_activity))
+            table.add_row(s.name, str(s.total), states, when, s.manifest_path or "", key=s.name)
+        if summaries:
+            table.move_cursor(row=min(keep, len(summaries) - 1))
+        else:
+            self.notify("no sessions yet: `jobdeck submit MANIFEST` or `jobdeck demo`", timeout=10)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_session(str(event.row_key.value))  # type: ignore[attr-defined]
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+            self.app.open_session(str(key.value))  # type: ignore[attr-defined]

@@ -1,0 +1,98 @@
+"""The selected job: its attempts (IDs, times, reasons, exit codes), expected and missing outputs,
+and its event history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from monitor.model import Event, Job, OutputStatus
+from tui.job_rows import STATE_STYLES
+
+SHOWN_MISSING = 10
+SHOWN_EVENTS = 30
+
+
+def clock_text(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _attempts(job: Job) -> RenderableType:
+    """Newest first, two lines each: what happened, then when."""
+    lines = [Text("attempts", style="bold")]
+    for a in reversed(job.attempts):
+        what = Text.assemble(
+            (f"  #{a.number} ", "bold"),
+            f"{a.kind} ",
+            (a.job_id or "-", "cyan"),
+            " ",
+            (a.state.value, STATE_STYLES[a.state]),
+            f" exit {a.exit_code}" if a.exit_code is not None else "",
+            (f" {a.reason}" if a.reason else "", "italic"),
+            f" (requeued {a.requeues}x)" if a.requeues else "",
+        )
+        when = Text(
+            f"     submitted {clock_text(a.submit_time)}  started {clock_text(a.start_time)}  "
+            f"ended {clock_text(a.end_time)}",
+            style="dim",
+        )
+        lines += [what, when]
+    return Group(*lines)
+
+
+def _outputs(job: Job, outputs: Sequence[OutputStatus]) -> RenderableType:
+    expected = len(outputs) or len(job.spec.outputs)
+    if not expected:
+        return Text("outputs: none declared (the scheduler's word decides)", style="dim")
+    if not outputs:
+        return Text(f"outputs: {expected} expected, not checked yet", style="dim")
+    missing = [o for o in outputs if not o.present]
+    lines = [Text(f"outputs: {expected - len(missing)}/{expected} verified", style="bold")]
+    for o in missing[:SHOWN_MISSING]:
+        lines.append(
+            Text(f"  missing: {o.path}" + (f" ({o.problem})" if o.problem != "missing" else ""), style="red")
+        )
+    if len(missing) > SHOWN_MISSING:
+        lines.append(Text(f"  ... and {len(missing) - SHOWN_MISSING} more", style="red"))
+    return Group(*lines)
+
+
+def _events(events: Sequence[Event]) -> RenderableType:
+    lines = [Text("events", style="bold")]
+    for e in list(events)[-SHOWN_EVENTS:]:
+        style = STATE_STYLES.get(e.to_state, "") if e.to_state else ""
+        lines.append(Text.assemble((f"  {clock_text(e.at)}  ", "dim"), (e.message, style)))
+    return Group(*lines)
+
+
+def render_detail(job: Job, events: Sequence[Event], outputs: Sequence[OutputStatus]) -> RenderableType:
+    head = Text.assemble(
+        (str(job.key), "bold"),
+        "  ",
+        (job.state.value, STATE_STYLES[job.state]),
+        (f"  {job.reason}" if job.reason else "", "italic"),
+        f"  on {job.cluster}",
+    )
+    log = job.current.log_path if job.current else None
+    parts: list[RenderableType] = [head]
+    if log:
+        parts.append(Text(f"log: {log}", style="dim"))
+    parts += [_attempts(job), _outputs(job, outputs), _events(events)]
+    return Group(*parts)
+
+
+class DetailPane(VerticalScroll):
+    """Scrollable; filled by the jobs screen when the cursor lands on a job."""
+
+    def compose(self):
+        yield Static(Text("no job selected", style="dim"), id="detail-body")
+
+    def show(self, renderable: RenderableType) -> None:
+        self.query_one("#detail-body", Static).update(renderable)
