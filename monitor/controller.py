@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from monitor.errors import BackendUnavailable, InputError, SchedulerRejected
+from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
 from monitor.log_patterns import default_log_pattern, resolve_pattern
 from monitor.model import Event, Job, JobUpdate, SubmitRequest, SubmitResult, TaskSpec
 from monitor.output_check import check_outputs
@@ -133,7 +133,7 @@ class Controller:
         )
         try:
             result = await backend.submit(request)
-        except SchedulerRejected as exc:
+        except (SchedulerRejected, NotSent) as exc:
             await self.store.reject_submission(submission_id, str(exc), self.clock())
             return SubmitOutcome(first.name, first.cluster, tasks, command, submission_id, error=str(exc))
         except BackendUnavailable as exc:
@@ -313,8 +313,7 @@ def _applied(job: Job, update: JobUpdate) -> Job:
     """An in-memory copy of `job` with `update` applied (the store applies the same)."""
     attempts = list(job.attempts)
     if update.attempt is not None and attempts:
-        values = {k: getattr(update.attempt, k) for k in update.attempt.__slots__}
-        attempts[-1] = replace(attempts[-1], **{k: v for k, v in values.items() if v is not None})
+        attempts[-1] = replace(attempts[-1], **update.attempt.changes())
     return replace(
         job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts
     )

@@ -19,6 +19,10 @@ class BackendUnavailable(JobdeckError):
     """The scheduler or the connection to it did not answer. No job changes state because of it."""
 
 
+class NotSent(BackendUnavailable):
+    """The connection failed before the submission was sent: nothing can have been submitted."""
+
+
 class SchedulerRejected(JobdeckError):
     """The scheduler answered and refused (e.g. sbatch exited non-zero): nothing was submitted."""
 

@@ -200,19 +200,40 @@ class Event:
     attempt: int | None = None
 
 
+class Keep:
+    """The value of an AttemptPatch field that leaves the stored value alone (None clears it)."""
+
+    _instance: Keep | None = None
+
+    def __new__(cls) -> Keep:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = Keep()
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptPatch:
-    """Fields of the current attempt to overwrite; None leaves a field as stored."""
+    """Fields of the current attempt to overwrite: KEEP leaves a field as stored, None clears it."""
 
-    raw_state: str | None = None
-    state: State | None = None
-    reason: str | None = None
-    exit_code: int | None = None
-    submit_time: float | None = None
-    start_time: float | None = None
-    end_time: float | None = None
-    requeues: int | None = None
-    log_path: str | None = None
+    raw_state: str | Keep | None = KEEP
+    state: State | Keep = KEEP
+    reason: str | Keep | None = KEEP
+    exit_code: int | Keep | None = KEEP
+    submit_time: float | Keep | None = KEEP
+    start_time: float | Keep | None = KEEP
+    end_time: float | Keep | None = KEEP
+    requeues: int | Keep = KEEP
+    log_path: str | Keep | None = KEEP
+
+    def changes(self) -> dict[str, object]:
+        """The fields this patch sets (to a value or to None)."""
+        return {name: value for name in self.__slots__ if (value := getattr(self, name)) is not KEEP}
 
 
 @dataclass(frozen=True, slots=True)

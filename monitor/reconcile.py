@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from monitor.log_patterns import is_resolved, resolve_pattern
-from monitor.model import AttemptPatch, Event, Job, JobUpdate, Observation, PollReport
+from monitor.model import KEEP, Attempt, AttemptPatch, Event, Job, JobUpdate, Observation, PollReport
 from monitor.state_map import Mapped
 from monitor.states import State
 
@@ -65,9 +65,9 @@ def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpda
         state=state,
         reason=reason,
         exit_code=exit_code,
-        submit_time=obs.submit_time,
-        start_time=obs.start_time,
-        end_time=obs.end_time,
+        submit_time=obs.submit_time if obs.submit_time is not None else KEEP,
+        start_time=obs.start_time if obs.start_time is not None else KEEP,
+        end_time=obs.end_time if obs.end_time is not None else KEEP,
         requeues=obs.requeues,
         log_path=log_path,
     )
@@ -121,13 +121,8 @@ def _absent(job: Job, report: PollReport, now: float, settings: ReconcileSetting
     )
 
 
-def _attempt_matches(attempt, patch: AttemptPatch) -> bool:
-    for name in ("raw_state", "state", "reason", "exit_code", "submit_time", "start_time", "end_time",
-                 "requeues", "log_path"):  # fmt: skip
-        new = getattr(patch, name)
-        if new is not None and new != getattr(attempt, name):
-            return False
-    return True
+def _attempt_matches(attempt: Attempt, patch: AttemptPatch) -> bool:
+    return all(getattr(attempt, name) == value for name, value in patch.changes().items())
 
 
 def _describe(old: State, new: State, reason: str | None, exit_code: int | None, obs: Observation) -> str:

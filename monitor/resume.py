@@ -26,15 +26,20 @@ class ResumePlan:
         return f"{self.session}/{self.name}"
 
 
-def plan_resume(jobs: Sequence[Job]) -> list[ResumePlan]:
+def plan_resume(jobs: Sequence[Job], siblings: Sequence[Job] = ()) -> list[ResumePlan]:
     """One plan per logical job among `jobs`. Only a PARTIAL job can be resumed: FAILED means the
-    infrastructure failed (restart is for that), and a job still active has nothing missing yet."""
+    infrastructure failed (restart is for that), and a job still active has nothing missing yet.
+    The state is judged over the whole job (every task in `siblings` too), so one chosen task
+    of a PARTIAL array is resumed alone."""
     groups: dict[tuple[str, str], list[Job]] = defaultdict(list)
     for job in jobs:
         groups[(job.session, job.name)].append(job)
+    whole_of: dict[tuple[str, str], dict[int | None, Job]] = defaultdict(dict)
+    for job in [*siblings, *jobs]:
+        whole_of[(job.session, job.name)][job.task] = job
     plans = []
     for (session, name), group in groups.items():
-        whole = aggregate_state(j.state for j in group)
+        whole = aggregate_state(j.state for j in whole_of[(session, name)].values())
         if whole is not State.PARTIAL:
             why = {
                 State.FAILED: "FAILED means the job itself failed; `restart` is for that",
@@ -48,11 +53,11 @@ def plan_resume(jobs: Sequence[Job]) -> list[ResumePlan]:
 
 
 async def resume(
-    controller: Controller, jobs: Sequence[Job], dry_run: bool = False
+    controller: Controller, jobs: Sequence[Job], dry_run: bool = False, siblings: Sequence[Job] = ()
 ) -> list[tuple[ResumePlan, SubmitOutcome | None]]:
     """Plans and, unless refused or a dry run, their submissions (kind "resume")."""
     results: list[tuple[ResumePlan, SubmitOutcome | None]] = []
-    for plan in plan_resume(jobs):
+    for plan in plan_resume(jobs, siblings):
         if plan.refusal:
             results.append((plan, None))
             continue

@@ -74,9 +74,7 @@ def map_slurm(word: str, reason: str | None = None) -> Mapped:
         return Mapped(state, first)
     if state is State.QUEUED:
         return Mapped(state, detail)
-    if state is State.FAILED and detail and detail != "NonZeroExitCode":
-        return Mapped(state, detail)
-    return Mapped(state, None)
+    return Mapped(state, None)  # a settled job's reason column is its last *pending* reason: stale
 
 
 def mapper_for(kind: str):

@@ -393,20 +393,8 @@ def _job_from_row(r: Any) -> Job:
 
 
 async def _patch_current_attempt(conn: Any, u: JobUpdate) -> None:
-    patch = u.attempt
-    assert patch is not None
-    values = {
-        "raw_state": patch.raw_state,
-        "state": patch.state.value if patch.state else None,
-        "reason": patch.reason,
-        "exit_code": patch.exit_code,
-        "submit_time": patch.submit_time,
-        "start_time": patch.start_time,
-        "end_time": patch.end_time,
-        "requeues": patch.requeues,
-        "log_path": patch.log_path,
-    }
-    sets = [(k, v) for k, v in values.items() if v is not None]
+    assert u.attempt is not None
+    sets = [(k, v.value if isinstance(v, State) else v) for k, v in u.attempt.changes().items()]
     if not sets:
         return
     await conn.execute(

@@ -62,6 +62,11 @@ def db_path(ctx: click.Context) -> Path:
     return ctx.obj["db"]
 
 
+async def open_existing_store(ctx: click.Context) -> SessionStore | None:
+    """For read commands: None when there is no database yet (it is not created by reading)."""
+    return await SessionStore.open(db_path(ctx)) if db_path(ctx).exists() else None
+
+
 async def open_store(ctx: click.Context) -> SessionStore:
     return await SessionStore.open(db_path(ctx))
 

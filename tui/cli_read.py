@@ -13,8 +13,9 @@ from monitor.model import Job
 from monitor.states import State, parse_state
 from store.session_store import SessionStore
 from tui.cli_common import (
+    db_path,
     emit_json,
-    open_store,
+    open_existing_store,
     resolve_jobs,
     run_async,
     with_db,
@@ -30,11 +31,14 @@ from tui.text_table import jobs_table, table
 @run_async
 async def sessions(ctx: click.Context, as_json: bool) -> None:
     """Every stored session with its counts per state and last activity."""
-    store = await open_store(ctx)
-    try:
-        summaries = await store.sessions()
-    finally:
-        await store.close()
+    store = await open_existing_store(ctx)
+    if store is None:
+        summaries = []
+    else:
+        try:
+            summaries = await store.sessions()
+        finally:
+            await store.close()
     if as_json:
         emit_json([session_dict(s) for s in summaries])
         return
@@ -69,13 +73,18 @@ def _states_option(values: Sequence[str]) -> list[State] | None:
 async def list_jobs(ctx: click.Context, session: str | None, status: Sequence[str], as_json: bool) -> None:
     """One line per job or array task."""
     states = _states_option(status)
-    store = await open_store(ctx)
-    try:
+    store = await open_existing_store(ctx)
+    if store is None:
         if session is not None:
-            await store.session_id(session)
-        jobs = await store.jobs(session, states=states)
-    finally:
-        await store.close()
+            raise InputError(f"no session named {session!r} (no database at {db_path(ctx)})")
+        jobs = []
+    else:
+        try:
+            if session is not None:
+                await store.session_id(session)
+            jobs = await store.jobs(session, states=states)
+        finally:
+            await store.close()
     if as_json:
         emit_json([job_dict(j) for j in jobs])
     else:
@@ -91,7 +100,9 @@ async def list_jobs(ctx: click.Context, session: str | None, status: Sequence[st
 @run_async
 async def status(ctx: click.Context, job: str, session: str | None, as_json: bool) -> None:
     """A job with its attempts and events; an array with each of its tasks."""
-    store = await open_store(ctx)
+    store = await open_existing_store(ctx)
+    if store is None:
+        raise InputError(f"no job {job!r} (no database at {db_path(ctx)})")
     try:
         jobs = await resolve_jobs(store, [job], session)
         details = [await _details(store, j) for j in jobs]

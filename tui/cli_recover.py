@@ -150,7 +150,8 @@ async def resume_command(
     store = await open_store(ctx)
     try:
         chosen = await resolve_jobs(store, jobs, session)
-        parts = await per_session(store, chosen, lambda c, mine: resume(c, mine, dry_run))
+        siblings = [j for name in {c.session for c in chosen} for j in await store.jobs(name)]
+        parts = await per_session(store, chosen, lambda c, mine: resume(c, mine, dry_run, siblings))
         after = await _refreshed(store, chosen)
     finally:
         await store.close()

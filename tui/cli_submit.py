@@ -19,7 +19,7 @@ from monitor.track import track as track_manifest
 from store.session_store import SessionStore
 from tui.cli_common import db_path, emit_json, json_option, open_app, open_store, run_async, run_sync, with_db
 from tui.demo import demo_folder, write_demo
-from tui.wiring import close_controller, clusters_of, make_backend, open_controller
+from tui.wiring import check_clusters, close_controller, clusters_of, make_backend, open_controller
 
 
 @click.command()
@@ -45,6 +45,7 @@ async def register_and_submit(
     """Load and check the manifest (nothing is written if it is bad), store the session and its
     jobs, and submit the jobs never submitted."""
     loaded = load_manifest(manifest)
+    check_clusters(loaded)
     definitions = expand_manifest(loaded)
     session = loaded.session.name
     if dry_run and not db_path(ctx).exists():

@@ -14,7 +14,7 @@ from backends.runners.ssh import SshRunner
 from backends.slurm.backend import SlurmBackend
 from monitor.controller import Controller, ControllerSettings
 from monitor.errors import InputError
-from monitor.manifest import ClusterConfig, SessionConfig
+from monitor.manifest import ClusterConfig, Manifest, ManifestError, SessionConfig
 from monitor.protocols import Backend
 from store.session_store import SessionStore
 
@@ -41,6 +41,9 @@ def make_runner(cluster: ClusterConfig) -> Runner:
     )
 
 
+AVAILABLE_BACKENDS = ("slurm", "local")
+
+
 def make_backend(cluster: ClusterConfig, local_state: Path) -> Backend:
     if cluster.backend == "slurm":
         return SlurmBackend(cluster.name, make_runner(cluster))
@@ -49,6 +52,16 @@ def make_backend(cluster: ClusterConfig, local_state: Path) -> Backend:
     raise InputError(
         f"cluster {cluster.name!r}: the {cluster.backend} backend is not available in this version"
     )
+
+
+def check_clusters(manifest: Manifest) -> None:
+    """Refuse, before anything is written, a cluster whose backend this version cannot drive."""
+    for name, cluster in manifest.clusters.items():
+        if cluster.backend not in AVAILABLE_BACKENDS:
+            raise ManifestError(
+                manifest.path,
+                f"clusters.{name}.backend: the {cluster.backend} backend is not available in this version",
+            )
 
 
 def clusters_of(manifest: Mapping[str, Any]) -> dict[str, ClusterConfig]:

@@ -27,7 +27,7 @@ from backends.slurm.parse import (
     parse_scontrol,
     parse_squeue,
 )
-from monitor.errors import BackendUnavailable, SchedulerRejected
+from monitor.errors import BackendUnavailable, NotSent, SchedulerRejected
 from monitor.model import Observation, PathStat, PollReport, SubmitRequest, SubmitResult
 
 SCRIPT_HEADER_BYTES = 65536
@@ -50,15 +50,13 @@ class SlurmBackend:
         return f"{shlex.join(sbatch_argv(request))} <<'EOF'\n{script.rstrip()}\nEOF"
 
     async def submit(self, request: SubmitRequest) -> SubmitResult:
-        head = await self.runner.run(
-            ["head", "-c", str(SCRIPT_HEADER_BYTES), "--", request.script], timeout=self.timeout
-        )
-        if not head.ok:
-            raise SchedulerRejected(
-                f"job {request.name!r}: cannot read script {request.script}: {head.error_text()}"
-            )
-        await self._make_log_dirs(request)
-        script = render_batch_script(request, sbatch_header(head.stdout.decode(errors="replace")))
+        try:
+            header = await self._prepare(request)
+        except NotSent:
+            raise
+        except BackendUnavailable as exc:
+            raise NotSent(str(exc)) from exc
+        script = render_batch_script(request, header)
         argv = sbatch_argv(request)
         result = await self.runner.run(argv, input=script.encode(), timeout=self.submit_timeout)
         if not result.ok:
@@ -70,6 +68,19 @@ class SlurmBackend:
             raise SchedulerRejected(f"job {request.name!r}: unexpected sbatch answer: {exc}") from exc
         task_ids = {t.index: (f"{job_id}_{t.index}" if request.is_array else job_id) for t in request.tasks}
         return SubmitResult(job_id, task_ids, shlex.join(argv))
+
+    async def _prepare(self, request: SubmitRequest) -> list[str]:
+        """Read the script's #SBATCH header and create the log folders; nothing is sent yet."""
+        head = await self.runner.run(
+            ["head", "-c", str(SCRIPT_HEADER_BYTES), "--", request.script], timeout=self.timeout
+        )
+        if not head.ok:
+            self._raise_if_unreachable(head, "head")
+            raise SchedulerRejected(
+                f"job {request.name!r}: cannot read script {request.script}: {head.error_text()}"
+            )
+        await self._make_log_dirs(request)
+        return sbatch_header(head.stdout.decode(errors="replace"))
 
     async def _make_log_dirs(self, request: SubmitRequest) -> None:
         """SLURM fails a job whose log folder does not exist (signal 53): create it first."""

@@ -118,7 +118,8 @@ class JobActions:
         jobs = self._chosen("resume")
         if not jobs or not self._can_act("resume"):
             return
-        plans = plan_resume(jobs)
+        siblings = self.jobs  # type: ignore[attr-defined]
+        plans = plan_resume(jobs, siblings)
         for plan in plans:
             if plan.refusal:
                 self.notify(plan.refusal, severity="warning", timeout=10)  # type: ignore[attr-defined]
@@ -127,10 +128,10 @@ class JobActions:
             return
 
         async def run() -> None:
-            preview = await resume(self.controller, runnable, dry_run=True)  # type: ignore[arg-type]
+            preview = await resume(self.controller, runnable, dry_run=True, siblings=siblings)  # type: ignore[arg-type]
             body = _outcome_text([o for _, o in preview if o])
             if await self._confirm(f"Resume {len(runnable)} missing task(s)?", body, "Resume"):
-                done = await resume(self.controller, runnable)  # type: ignore[arg-type]
+                done = await resume(self.controller, runnable, siblings=siblings)  # type: ignore[arg-type]
                 self._report("resume", [o for _, o in done if o])
 
         await self._guarded("resume", run)
