@@ -14,9 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from monitor.attach import found_by_name, searched_jobs
 from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
+from monitor.health import HealthSettings, HealthWarning, health_warnings
+from monitor.log_growth import log_growth_updates
 from monitor.log_patterns import default_log_pattern, resolve_pattern
-from monitor.model import Event, Job, JobUpdate, SubmitRequest, SubmitResult, TaskSpec
+from monitor.model import Event, Job, JobUpdate, PollReport, SubmitRequest, SubmitResult, TaskSpec
 from monitor.output_check import check_outputs
 from monitor.protocols import Backend, SessionStorage
 from monitor.reconcile import ReconcileSettings, polled_jobs, reconcile
@@ -42,7 +45,8 @@ class ClusterHealth:
 class PollOutcome:
     updates: list[JobUpdate] = field(default_factory=list)
     health: dict[str, ClusterHealth] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about clusters and checks that could not run
+    job_warnings: list[HealthWarning] = field(default_factory=list)  # about jobs (not acted upon)
 
     @property
     def events(self) -> list[Event]:
@@ -74,6 +78,13 @@ class ControllerSettings:
     lost_grace: float = 600.0
     validate_grace: float = 30.0
     validate: bool = True  # False trusts the scheduler's COMPLETED (JOBDECK_VALIDATE=false)
+    intent_grace: float = 120.0  # an intent younger than this may still be on its way to the scheduler
+    health: HealthSettings = field(default_factory=HealthSettings)
+    log_check_every: float = 60.0  # seconds between checks of running jobs' log sizes
+
+
+WATCHED = frozenset({*IN_SCHEDULER, State.VALIDATING})
+SEARCH_MARGIN = 600.0  # seconds before the earliest submit time searched, for clock skew
 
 
 class Controller:
@@ -94,6 +105,7 @@ class Controller:
         self.clock = clock
         self.health: dict[str, ClusterHealth] = {}
         self._poll_lock = asyncio.Lock()
+        self._logs_checked: dict[str, float] = {}
 
     def backend(self, cluster: str) -> Backend:
         try:
@@ -134,7 +146,8 @@ class Controller:
         try:
             result = await backend.submit(request)
         except (SchedulerRejected, NotSent) as exc:
-            await self.store.reject_submission(submission_id, str(exc), self.clock())
+            verb = "not sent" if isinstance(exc, NotSent) else "scheduler refused"
+            await self.store.reject_submission(submission_id, f"{verb}: {exc}", self.clock())
             return SubmitOutcome(first.name, first.cluster, tasks, command, submission_id, error=str(exc))
         except BackendUnavailable as exc:
             # The outcome is unknown: the intent stays open and is settled by its tag on attach.
@@ -143,7 +156,7 @@ class Controller:
                 error=f"{exc} (the submission may or may not have reached the scheduler; "
                       f"it is settled by its tag {tag} on the next attach)",
             )  # fmt: skip
-        attempts = [(job, *_log_paths(request, result, job)) for job in group]
+        attempts = [(job, *log_paths(request, result, job)) for job in group]
         await self.store.confirm_submission(submission_id, result, attempts, self.clock())
         return SubmitOutcome(
             first.name,
@@ -157,33 +170,37 @@ class Controller:
 
     # -- poll -------------------------------------------------------------------------------
 
-    async def poll(self, dry_run: bool = False) -> PollOutcome:
-        """One cycle: one query per cluster, reconciliation, validation, one store transaction.
-        Never two at once. A dry run asks the scheduler but stores nothing."""
+    async def poll(self, dry_run: bool = False, search_all: bool = False) -> PollOutcome:
+        """One cycle: one query per cluster, reconciliation, a search by name for jobs that just
+        ended CANCELLED or LOST (every such job with `search_all`), validation, log growth, and
+        one store transaction. Never two at once. A dry run asks the scheduler but stores nothing."""
         async with self._poll_lock:
-            return await self._poll(dry_run)
+            return await self._poll(dry_run, search_all)
 
-    async def _poll(self, dry_run: bool) -> PollOutcome:
-        jobs = await self.store.jobs(self.session, states=[*IN_SCHEDULER, State.VALIDATING])
+    async def _poll(self, dry_run: bool, search_all: bool) -> PollOutcome:
+        jobs = await self.store.jobs(self.session, states=None if search_all else WATCHED)
         by_cluster: dict[str, list[Job]] = defaultdict(list)
         for job in jobs:
             by_cluster[job.cluster].append(job)
         outcome = PollOutcome()
-        results = await asyncio.gather(*(self._poll_cluster(c, js) for c, js in by_cluster.items()))
-        for cluster, (updates, health, warnings) in zip(by_cluster, results, strict=True):
+        clusters = [c for c, js in by_cluster.items() if search_all or any(j.state in WATCHED for j in js)]
+        results = await asyncio.gather(*(self._poll_cluster(c, by_cluster[c], search_all) for c in clusters))
+        for cluster, (updates, health, warnings) in zip(clusters, results, strict=True):
             outcome.updates.extend(updates)
             outcome.health[cluster] = health
             outcome.warnings.extend(warnings)
-        for cluster in self.backends.keys() - by_cluster.keys():
+        for cluster in self.backends.keys() - set(clusters):
             now = self.clock()
             outcome.health[cluster] = self.health.get(cluster) or ClusterHealth(cluster, True, now, now)
         self.health.update(outcome.health)
+        after = _after_all(jobs, outcome.updates)
+        outcome.job_warnings = health_warnings(after, self.clock(), self.settings.health)
         if not dry_run:
             await self.store.apply_updates(outcome.updates, self.clock())
         return outcome
 
     async def _poll_cluster(
-        self, cluster: str, jobs: list[Job]
+        self, cluster: str, jobs: list[Job], search_all: bool
     ) -> tuple[list[JobUpdate], ClusterHealth, list[str]]:
         backend = self.backend(cluster)
         previous = self.health.get(cluster)
@@ -191,7 +208,8 @@ class Controller:
         asked = polled_jobs(jobs)
         updates: list[JobUpdate] = []
         warnings: list[str] = []
-        commands: tuple[str, ...] = ()
+        commands: list[str] = []
+        mapper = mapper_for(backend.kind)
         if asked:
             since = min((j.current.submit_time or started) for j in asked if j.current)
             try:
@@ -201,10 +219,25 @@ class Controller:
                     cluster, False, started, previous.last_ok if previous else None, str(exc)
                 )
                 return [], health, [f"{cluster}: {exc}"]
-            commands = report.commands
-            updates = reconcile(
-                asked, report, started, mapper_for(backend.kind), ReconcileSettings(self.settings.lost_grace)
-            )
+            commands += report.commands
+            updates = reconcile(asked, report, started, mapper, ReconcileSettings(self.settings.lost_grace))
+        current = _after_all(jobs, updates)
+        changed = {u.job_db_id for u in updates}
+        searched = [
+            j
+            for j in searched_jobs(current)
+            if search_all or (j.id in changed and j.state is not State.FAILED)
+        ]
+        if searched:
+            try:
+                found = await self._search_by_name(backend, searched, commands)
+            except BackendUnavailable as exc:
+                warnings.append(f"{cluster}: search for resubmitted jobs could not run: {exc}")
+            else:
+                updates = [
+                    *updates,
+                    *found_by_name(searched, found, *await self._known(), self.clock(), mapper),
+                ]
         validating = _after(jobs, updates, State.VALIDATING)
         if validating:
             try:
@@ -213,9 +246,36 @@ class Controller:
                 warnings.append(f"{cluster}: validation could not run: {exc}")
             else:
                 updates = [*updates, *more]
+        updates = [*updates, *await self._log_growth(cluster, backend, _after_all(jobs, updates), warnings)]
         finished = self.clock()
-        health = ClusterHealth(cluster, True, finished, finished, None, commands, finished - started)
+        health = ClusterHealth(cluster, True, finished, finished, None, tuple(commands), finished - started)
         return updates, health, warnings
+
+    async def _known(self) -> tuple[set[str], set[str]]:
+        return await self.store.known_scheduler_ids(), await self.store.known_tags()
+
+    async def _search_by_name(self, backend: Backend, jobs: Sequence[Job], commands: list[str]) -> PollReport:
+        since = min((j.current.submit_time or self.clock()) for j in jobs if j.current) - SEARCH_MARGIN
+        report = await backend.find(sorted({j.name for j in jobs}), [], since)
+        commands += report.commands
+        return report
+
+    async def _log_growth(
+        self, cluster: str, backend: Backend, jobs: Sequence[Job], warnings: list[str]
+    ) -> list[JobUpdate]:
+        """Sizes of running jobs' logs, in one batched stat at most every `log_check_every` s."""
+        now = self.clock()
+        running = [j for j in jobs if j.state is State.RUNNING and j.current and j.current.log_path]
+        if not running or now - self._logs_checked.get(cluster, 0.0) < self.settings.log_check_every:
+            return []
+        self._logs_checked[cluster] = now
+        paths = sorted({j.current.log_path for j in running if j.current and j.current.log_path})
+        try:
+            stats = await backend.stat_paths(paths)
+        except BackendUnavailable as exc:
+            warnings.append(f"{cluster}: log sizes could not be checked: {exc}")
+            return []
+        return log_growth_updates(running, stats, now)
 
     def validation_settings(self) -> ValidationSettings:
         return ValidationSettings(self.settings.validate_grace, self.settings.validate)
@@ -255,8 +315,9 @@ class Controller:
         return lines
 
 
-def _log_paths(request: SubmitRequest, result: SubmitResult, job: Job) -> tuple[str | None, str | None]:
-    """Resolve what is known at submit time; an array task's own raw ID (%j) comes with a poll."""
+def log_paths(request: SubmitRequest, result: SubmitResult, job: Job) -> tuple[str | None, str | None]:
+    """A job's log paths as far as submit time knows them; an array task's own raw ID (%j) comes
+    with a poll."""
     ids = {
         "job_id": result.task_ids.get(None) if job.task is None else None,
         "array_job_id": result.job_id if job.task is not None else None,
@@ -296,6 +357,19 @@ def _group_for_submit(jobs: Sequence[Job]) -> list[list[Job]]:
     return [sorted(g, key=lambda j: -1 if j.task is None else j.task) for g in groups.values()]
 
 
+def _after_all(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> list[Job]:
+    """Every job as it will read once `updates` apply, in order."""
+    by_id: dict[int | None, list[JobUpdate]] = defaultdict(list)
+    for update in updates:
+        by_id[update.job_db_id].append(update)
+    result = []
+    for job in jobs:
+        for update in by_id.get(job.id, ()):
+            job = _applied(job, update)
+        result.append(job)
+    return result
+
+
 def _after(jobs: Sequence[Job], updates: Sequence[JobUpdate], state: State) -> list[Job]:
     """Jobs that are in `state` once `updates` apply, as they will then read."""
     latest = {u.job_db_id: u for u in updates}
@@ -312,8 +386,12 @@ def _after(jobs: Sequence[Job], updates: Sequence[JobUpdate], state: State) -> l
 def _applied(job: Job, update: JobUpdate) -> Job:
     """An in-memory copy of `job` with `update` applied (the store applies the same)."""
     attempts = list(job.attempts)
+    if update.new_attempt is not None:
+        attempts.append(replace(update.new_attempt, number=len(attempts) + 1))
     if update.attempt is not None and attempts:
         attempts[-1] = replace(attempts[-1], **update.attempt.changes())
+    missing = None if update.clear_missing else (update.missing_since or job.missing_since)
     return replace(
-        job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts
-    )
+        job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts,
+        missing_since=missing,
+    )  # fmt: skip

@@ -119,6 +119,9 @@ class SessionConfig(_Strict):
     poll_interval: float = Field(5.0, gt=0)  # seconds between polls
     validate_grace: float = Field(30.0, ge=0)  # how long a shared filesystem may take to show outputs
     lost_grace: float = Field(600.0, gt=0)  # how long a job may be unknown everywhere before LOST
+    intent_grace: float = Field(120.0, ge=0)  # how long an unsettled submission may still be on its way
+    stuck_queued: float = Field(6 * 3600.0, gt=0)  # seconds queued before a warning
+    stalled_log: float = Field(1800.0, gt=0)  # seconds a running job's log may not grow before a warning
 
 
 def _host(value: str) -> str:

@@ -152,6 +152,8 @@ class Attempt:
     err_path: str | None = None
     requeues: int = 0
     submission_id: int | None = None
+    log_size: int | None = None
+    log_grew_at: float | None = None  # when the log last grew (for the stalled-log warning)
     id: int | None = None  # store row id
 
 
@@ -230,6 +232,8 @@ class AttemptPatch:
     end_time: float | Keep | None = KEEP
     requeues: int | Keep = KEEP
     log_path: str | Keep | None = KEEP
+    log_size: int | Keep | None = KEEP
+    log_grew_at: float | Keep | None = KEEP
 
     def changes(self) -> dict[str, object]:
         """The fields this patch sets (to a value or to None)."""
@@ -258,6 +262,7 @@ class JobUpdate:
     missing_since: float | None = None
     clear_missing: bool = False
     outputs: tuple[OutputStatus, ...] | None = None  # set when outputs were checked
+    new_attempt: Attempt | None = None  # found outside jobdeck (by name): added before `attempt` applies
     events: tuple[Event, ...] = ()
 
 
@@ -293,3 +298,13 @@ class Submission:
     scheduler_id: str | None = None
     error: str | None = None
     parent_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who acts for a session: one monitor holds it and renews it at every poll."""
+
+    holder: str
+    acquired_at: float
+    renewed_at: float
+    expires_at: float

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from monitor.model import Job, JobSpec, JobUpdate, PathStat, PollReport, SubmitRequest, SubmitResult
+from monitor.model import (
+    Job,
+    JobSpec,
+    JobUpdate,
+    Lease,
+    PathStat,
+    PollReport,
+    Submission,
+    SubmitRequest,
+    SubmitResult,
+)
 from monitor.states import State
 
 
@@ -26,6 +36,11 @@ class Backend(Protocol):
     async def poll(self, job_ids: Sequence[str], since: float | None) -> PollReport:
         """One cheap query for all `job_ids` (IDs as in Observation.job_id); `since` bounds
         accounting queries (the earliest submit time among them)."""
+        ...
+
+    async def find(self, names: Sequence[str], tags: Sequence[str], since: float) -> PollReport:
+        """Jobs (queued or finished since `since`) whose scheduler name is one of `names` or whose
+        tag is one of `tags`: how a re-attach recognises resubmissions and settles intents."""
         ...
 
     async def cancel(self, job_ids: Sequence[str]) -> None: ...
@@ -85,6 +100,18 @@ class SessionStorage(Protocol):
         now: float,
     ) -> None: ...
 
-    async def reject_submission(self, submission_id: int, error: str, now: float) -> None: ...
+    async def reject_submission(
+        self, submission_id: int, message: str, now: float, reason: str = ..., status: str = ...
+    ) -> None: ...
 
     async def apply_updates(self, updates: Sequence[JobUpdate], now: float) -> None: ...
+
+    async def known_scheduler_ids(self) -> set[str]: ...
+
+    async def known_tags(self) -> set[str]: ...
+
+    async def open_intents(self, session: str) -> list[Submission]: ...
+
+    async def claim_lease(self, session: str, holder: str, now: float, ttl: float) -> Lease: ...
+
+    async def release_lease(self, session: str, holder: str) -> None: ...

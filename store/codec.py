@@ -29,7 +29,7 @@ def spec_from_json(text: str) -> JobSpec:
 
 ATTEMPT_COLUMNS = (
     "id, job_id, number, submission_id, kind, scheduler_id, state, raw_state, reason, exit_code, "
-    "submit_time, start_time, end_time, log_path, err_path, requeues"
+    "submit_time, start_time, end_time, log_path, err_path, requeues, log_size, log_grew_at"
 )
 
 
@@ -50,4 +50,6 @@ def attempt_from_row(row: Any) -> Attempt:
         log_path=row[13],
         err_path=row[14],
         requeues=row[15],
+        log_size=row[16],
+        log_grew_at=row[17],
     )

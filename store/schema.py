@@ -101,6 +101,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, path)
     );
     """,
+    # 2: the monitor lease (one monitor acts per session) and log growth for the stall warning
+    """
+    CREATE TABLE leases (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        holder TEXT NOT NULL,
+        acquired_at REAL NOT NULL,
+        renewed_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    ALTER TABLE attempts ADD COLUMN log_size INTEGER;
+    ALTER TABLE attempts ADD COLUMN log_grew_at REAL;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

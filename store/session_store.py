@@ -10,11 +10,13 @@ from typing import Any
 
 from monitor.errors import InputError
 from monitor.model import (
+    Attempt,
     Event,
     Job,
     JobKey,
     JobSpec,
     JobUpdate,
+    Lease,
     OutputStatus,
     SessionSummary,
     Submission,
@@ -239,30 +241,27 @@ class SessionStore:
                 )
             await _insert_events(conn, session_id, events)
 
-    async def reject_submission(self, submission_id: int, error: str, now: float) -> None:
-        """The scheduler refused: the jobs go back to the state they had before the intent."""
+    async def reject_submission(
+        self, submission_id: int, message: str, now: float, reason: str = "submit rejected", status: str = "rejected"
+    ) -> None:
+        """Nothing was submitted (refused, never sent, or never arrived): the jobs go back to the
+        state they had before the intent, with `message` in their history."""
         rows = await self._rows("SELECT session_id, prior FROM submissions WHERE id = ?", (submission_id,))
         session_id, prior_json = rows[0]
         prior: dict[str, str] = json.loads(prior_json or "{}")
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE submissions SET status = 'rejected', error = ?, settled_at = ? WHERE id = ?",
-                (error, now, submission_id),
+                "UPDATE submissions SET status = ?, error = ?, settled_at = ? WHERE id = ?",
+                (status, message, now, submission_id),
             )
             await conn.executemany(
-                "UPDATE jobs SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
-                [(state, "submit rejected", now, int(jid)) for jid, state in prior.items()],
+                "UPDATE jobs SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = 'SUBMITTING'",
+                [(state, reason, now, int(jid)) for jid, state in prior.items()],
             )
             await _insert_events(
                 conn,
                 session_id,
-                [
-                    (
-                        int(jid),
-                        Event(now, "rejected", f"scheduler refused: {error}", State.SUBMITTING, State(st)),
-                    )
-                    for jid, st in prior.items()
-                ],
+                [(int(jid), Event(now, status, message, State.SUBMITTING, State(st))) for jid, st in prior.items()],
             )
 
     async def submission(self, submission_id: int) -> Submission:
@@ -298,6 +297,8 @@ class SessionStore:
         ) if len(updates) < 900 else dict(await self._rows("SELECT id, session_id FROM jobs"))  # fmt: skip
         async with self.db.transaction() as conn:
             for u in updates:
+                if u.new_attempt is not None:
+                    await _insert_found_attempt(conn, u.job_db_id, u.new_attempt)
                 missing = None if u.clear_missing else u.missing_since
                 await conn.execute(
                     "UPDATE jobs SET state = ?, reason = ?, exit_code = ?, updated_at = ?, "
@@ -323,6 +324,50 @@ class SessionStore:
         )
         return [OutputStatus(r[0], bool(r[1]), r[2], r[3]) for r in rows]
 
+    async def known_scheduler_ids(self) -> set[str]:
+        """Every scheduler ID any attempt of any session ever had (so nothing is adopted twice)."""
+        return {
+            r[0]
+            for r in await self._rows(
+                "SELECT DISTINCT scheduler_id FROM attempts WHERE scheduler_id IS NOT NULL"
+            )
+        }
+
+    async def known_tags(self) -> set[str]:
+        return {r[0] for r in await self._rows("SELECT tag FROM submissions")}
+
+    async def open_intents(self, session: str) -> list[Submission]:
+        """Submissions written as intents whose outcome was never recorded (a crash, a dropped link)."""
+        return await self.submissions(where="s.name = ? AND sub.status = 'intent'", params=(session,))
+
+    # -- the lease --------------------------------------------------------------------------
+
+    async def claim_lease(self, session: str, holder: str, now: float, ttl: float) -> Lease:
+        """Take or renew the session's lease unless another live holder has it; returns the lease
+        as it stands afterwards (compare its holder with yours)."""
+        session_id = await self.session_id(session)
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT holder, acquired_at, renewed_at, expires_at FROM leases WHERE session_id = ?",
+                (session_id,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and row[0] != holder and row[3] > now:
+                return Lease(*row)
+            acquired = row[1] if row is not None and row[0] == holder else now
+            await conn.execute(
+                "INSERT INTO leases (session_id, holder, acquired_at, renewed_at, expires_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(session_id) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, "
+                "renewed_at = excluded.renewed_at, expires_at = excluded.expires_at",
+                (session_id, holder, acquired, now, now + ttl),
+            )
+        return Lease(holder, acquired, now, now + ttl)
+
+    async def release_lease(self, session: str, holder: str) -> None:
+        session_id = await self.session_id(session)
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM leases WHERE session_id = ? AND holder = ?", (session_id, holder))
+
     # -- events -----------------------------------------------------------------------------
 
     async def events(
@@ -345,6 +390,20 @@ class SessionStore:
         return [
             Event(r[0], r[1], r[2], State(r[3]) if r[3] else None, State(r[4]) if r[4] else None,
                   JobKey(r[5], r[6], r[7]) if r[6] is not None else None, r[8])
+            for r in rows
+        ]  # fmt: skip
+
+    async def events_after(self, session: str, after_id: int) -> list[tuple[int, Event]]:
+        """A session's events with an id above `after_id`, oldest first (for a follower)."""
+        rows = await self._rows(
+            "SELECT e.id, e.at, e.kind, e.message, e.from_state, e.to_state, s.name, j.name, j.task, e.attempt "
+            "FROM events e JOIN sessions s ON s.id = e.session_id LEFT JOIN jobs j ON j.id = e.job_id "
+            "WHERE s.name = ? AND e.id > ? ORDER BY e.id",
+            (session, after_id),
+        )
+        return [
+            (r[0], Event(r[1], r[2], r[3], State(r[4]) if r[4] else None, State(r[5]) if r[5] else None,
+                         JobKey(r[6], r[7], r[8]) if r[7] is not None else None, r[9]))
             for r in rows
         ]  # fmt: skip
 
@@ -402,6 +461,16 @@ async def _patch_current_attempt(conn: Any, u: JobUpdate) -> None:
         "WHERE job_id = ? AND number = (SELECT max(number) FROM attempts WHERE job_id = ?)",
         (*[v for _, v in sets], u.job_db_id, u.job_db_id),
     )
+
+
+async def _insert_found_attempt(conn: Any, job_db_id: int, a: Attempt) -> None:
+    await conn.execute(
+        "INSERT INTO attempts (job_id, number, submission_id, kind, scheduler_id, state, raw_state, reason, "
+        "exit_code, submit_time, start_time, end_time, log_path, err_path, requeues) "
+        "SELECT ?, IFNULL(max(number), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM attempts WHERE job_id = ?",
+        (job_db_id, a.submission_id, a.kind, a.job_id, a.state.value, a.raw_state, a.reason, a.exit_code,
+         a.submit_time, a.start_time, a.end_time, a.log_path, a.err_path, a.requeues, job_db_id),
+    )  # fmt: skip
 
 
 async def _replace_outputs(conn: Any, u: JobUpdate, now: float) -> None:

@@ -11,10 +11,11 @@ from typing import Any
 
 import click
 
-from monitor.controller import Controller
+from monitor.controller import WATCHED
 from monitor.errors import InputError
 from monitor.model import Event
 from monitor.states import IN_SCHEDULER, State
+from monitor.supervisor import Supervisor
 from store.session_store import SessionStore
 from tui.cli_common import (
     emit_json,
@@ -105,6 +106,7 @@ async def sync(
     "--no-tui", is_flag=True, help="Print each state change as it happens instead of opening the app."
 )
 @click.option("--all", "all_sessions", is_flag=True, help="Every session with active jobs.")
+@click.option("--include-completed", is_flag=True, help="With --all, also sessions whose jobs all settled.")
 @click.option("--interval", type=click.FloatRange(min=0.2), default=None, help="Seconds between polls.")
 @click.option("--exit-when-done", is_flag=True, help="Stop once no job is queued, running or validating.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event (JSON lines).")
@@ -115,18 +117,20 @@ def attach(
     session: str | None,
     no_tui: bool,
     all_sessions: bool,
+    include_completed: bool,
     interval: float | None,
     exit_when_done: bool,
     as_json: bool,
 ) -> None:
-    """Re-attach to a session: poll, record and show every change."""
+    """Re-attach to a session: settle what happened while nobody watched, then poll, record and
+    show every change. Only one monitor acts on a session; another one follows read-only."""
 
     async def headless() -> list[str]:
         store = await open_store(ctx)
         try:
-            names = await _attach_targets(store, session, all_sessions)
+            names = await _attach_targets(store, session, all_sessions, include_completed)
             if no_tui:
-                await _watch(store, names, interval, exit_when_done, as_json)
+                await Watch(store, as_json).run(names, interval, exit_when_done)
             return names
         finally:
             await store.close()
@@ -136,13 +140,14 @@ def attach(
         open_app(ctx, names[0] if len(names) == 1 else None)
 
 
-async def _attach_targets(store: SessionStore, session: str | None, all_sessions: bool) -> list[str]:
+async def _attach_targets(
+    store: SessionStore, session: str | None, all_sessions: bool, include_completed: bool
+) -> list[str]:
     if session is not None:
         await store.session_id(session)
         return [session]
-    names = await _session_names(store, None, active_only=True)
     if all_sessions:
-        return names
+        return await _session_names(store, None, active_only=not include_completed)
     every = [s.name for s in await store.sessions()]
     if len(every) == 1:
         return every
@@ -151,32 +156,77 @@ async def _attach_targets(store: SessionStore, session: str | None, all_sessions
     raise InputError(f"several sessions ({', '.join(every)}): name one, or pass --all")
 
 
-async def _watch(
-    store: SessionStore, names: Sequence[str], interval: float | None, exit_when_done: bool, as_json: bool
-) -> None:
-    controllers = [await open_controller(store, n) for n in names]
-    unhealthy: dict[tuple[str, str], str] = {}
-    try:
-        while True:
-            active = 0
-            for controller in controllers:
-                outcome = await controller.poll()
-                for event in outcome.events:
-                    _print_event(event, as_json)
-                for cluster, health in outcome.health.items():
-                    _print_health_change(controller.session, cluster, health.error, unhealthy, as_json)
-                remaining = await store.jobs(controller.session, states=[*IN_SCHEDULER, State.VALIDATING])
-                active += len(remaining)
-            if exit_when_done and active == 0:
-                return
-            await asyncio.sleep(interval or min(_poll_interval(c) for c in controllers))
-    finally:
-        for controller in controllers:
-            await close_controller(controller)
+class Watch:
+    """The headless attach loop: every change printed once, whoever recorded it."""
 
+    def __init__(self, store: SessionStore, as_json: bool) -> None:
+        self.store = store
+        self.as_json = as_json
+        self.said: set[str] = set()
 
-def _poll_interval(controller: Controller) -> float:
-    return controller.settings.poll_interval
+    def say(self, kind: str, message: str, err: bool = False) -> None:
+        """Print a notice once until it changes."""
+        if message in self.said:
+            return
+        self.said.add(message)
+        if self.as_json:
+            click.echo(
+                json.dumps({"at": iso(time.time()), "kind": kind, "message": message}, ensure_ascii=False)
+            )
+        else:
+            click.echo(f"{time.strftime('%H:%M:%S')}  {message}", err=err)
+        sys.stdout.flush()
+
+    async def run(self, names: Sequence[str], interval: float | None, exit_when_done: bool) -> None:
+        supervisors = [Supervisor(await open_controller(self.store, n)) for n in names]
+        cursors = {s.controller.session: await self._last_event(s.controller.session) for s in supervisors}
+        try:
+            while True:
+                for supervisor in supervisors:
+                    await self._cycle(supervisor)
+                    session = supervisor.controller.session
+                    for event_id, event in await self.store.events_after(session, cursors[session]):
+                        cursors[session] = event_id
+                        _print_event(event, self.as_json)
+                active = sum(
+                    [len(await self.store.jobs(s.controller.session, states=WATCHED)) for s in supervisors]
+                )
+                if exit_when_done and active == 0:
+                    return
+                await asyncio.sleep(interval or min(s.controller.settings.poll_interval for s in supervisors))
+        finally:
+            for supervisor in supervisors:
+                await supervisor.release()
+                await close_controller(supervisor.controller)
+
+    async def _last_event(self, session: str) -> int:
+        events = await self.store.events_after(session, 0)
+        return events[-1][0] if events else 0
+
+    async def _cycle(self, supervisor: Supervisor) -> None:
+        session = supervisor.controller.session
+        outcome = await supervisor.cycle()
+        if not outcome.acting:
+            since = time.strftime("%H:%M:%S", time.localtime(outcome.lease.acquired_at))
+            self.say("lease", f"{session}: read-only: monitored by {outcome.lease.holder} since {since}")
+            return
+        for line in outcome.warnings + outcome.restarts:
+            self.say("warning", f"{session}: {line}", err=line in outcome.warnings)
+        poll = outcome.poll
+        if poll is None:
+            return
+        for cluster, health in poll.health.items():
+            if health.error:
+                self.say(
+                    "health",
+                    f"{session}/{cluster}: unreachable: {health.error}; no job changes state until it answers",
+                    err=True,
+                )
+            elif any(m.startswith(f"{session}/{cluster}: unreachable") for m in self.said):
+                self.said = {m for m in self.said if not m.startswith(f"{session}/{cluster}: unreachable")}
+                self.say("health", f"{session}/{cluster}: reachable again")
+        for warning in poll.job_warnings:
+            self.say("warning", f"{warning.job.key}: {warning.message}")
 
 
 def _print_event(event: Event, as_json: bool) -> None:
@@ -185,21 +235,3 @@ def _print_event(event: Event, as_json: bool) -> None:
     else:
         click.echo(f"{time.strftime('%H:%M:%S', time.localtime(event.at))}  {event.job}  {event.message}")
     sys.stdout.flush()
-
-
-def _print_health_change(
-    session: str, cluster: str, error: str | None, unhealthy: dict[tuple[str, str], str], as_json: bool
-) -> None:
-    key = (session, cluster)
-    if error and unhealthy.get(key) != error:
-        unhealthy[key] = error
-        message = f"{session}/{cluster}: unreachable: {error}; no job changes state until it answers"
-    elif not error and key in unhealthy:
-        del unhealthy[key]
-        message = f"{session}/{cluster}: reachable again"
-    else:
-        return
-    if as_json:
-        click.echo(json.dumps({"at": iso(time.time()), "kind": "health", "message": message}))
-    else:
-        click.echo(f"{time.strftime('%H:%M:%S')}  {message}", err=bool(error))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from monitor.aggregate import aggregate_state
 from monitor.model import Job
@@ -66,14 +66,14 @@ def _outputs(verified: int | None, expected: int) -> str:
     return f"{'-' if verified is None else verified}/{expected}"
 
 
-def _job_row(job: Job, now: float, parent: str | None) -> TableRow:
+def _job_row(job: Job, now: float, parent: str | None, warning: str | None = None) -> TableRow:
     attempt = job.current
     expected = job.outputs_expected if job.outputs_expected is not None else len(job.spec.outputs)
     cells = (
         job.name if parent is None else f"  {job.name}",
         "" if job.task is None else str(job.task),
         job.state.value,
-        job.reason or "",
+        f"⚠ {warning}" if warning else job.reason or "",
         str(attempt.number) if attempt else "",
         job.job_id or "",
         elapsed(job, now),
@@ -121,9 +121,16 @@ def _group_row(key: str, tasks: Sequence[Job]) -> TableRow:
     )
 
 
-def job_rows(jobs: Sequence[Job], now: float | None = None, show_finished: bool = True) -> list[TableRow]:
+def job_rows(
+    jobs: Sequence[Job],
+    now: float | None = None,
+    show_finished: bool = True,
+    warnings: Mapping[str, str] | None = None,
+) -> list[TableRow]:
     """Rows in manifest order; an array's tasks follow its group row. With show_finished off,
-    settled jobs (and arrays whose every task settled) are left out."""
+    settled jobs (and arrays whose every task settled) are left out. A job's health warning
+    (stuck, stalled, unknown to the scheduler) takes the place of its reason."""
+    warnings = warnings or {}
     now = time.time() if now is None else now
     arrays: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
@@ -135,11 +142,11 @@ def job_rows(jobs: Sequence[Job], now: float | None = None, show_finished: bool 
         if not show_finished and job.state in TERMINAL:
             continue
         if job.task is None:
-            rows.append(_job_row(job, now, None))
+            rows.append(_job_row(job, now, None, warnings.get(job_key(job))))
             continue
         key = group_key(job)
         if key not in emitted:
             emitted.add(key)
             rows.append(_group_row(key, arrays[key]))
-        rows.append(_job_row(job, now, key))
+        rows.append(_job_row(job, now, key, warnings.get(job_key(job))))
     return rows

@@ -14,6 +14,7 @@ from backends.runners.ssh import SshRunner
 from backends.slurm.backend import SlurmBackend
 from monitor.controller import Controller, ControllerSettings
 from monitor.errors import InputError
+from monitor.health import HealthSettings
 from monitor.manifest import ClusterConfig, Manifest, ManifestError, SessionConfig
 from monitor.protocols import Backend
 from store.session_store import SessionStore
@@ -82,6 +83,8 @@ async def open_controller(store: SessionStore, session: str, *, validate: bool |
         lost_grace=config.lost_grace,
         validate_grace=config.validate_grace,
         validate=validation_enabled() if validate is None else validate,
+        intent_grace=config.intent_grace,
+        health=HealthSettings(config.stuck_queued, config.stalled_log),
     )
     return Controller(store, session, backends, settings)
 

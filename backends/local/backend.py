@@ -86,6 +86,10 @@ class LocalBackend:
         """`since` is not needed: records are kept until the state directory is removed."""
         return await self._state_call("poll", self._poll, job_ids, timeout=TIMEOUT)
 
+    async def find(self, names: Sequence[str], tags: Sequence[str], since: float) -> PollReport:
+        """Every record whose job name or tag matches, submitted since `since`."""
+        return await self._state_call("find", self._find, set(names), set(tags), since, timeout=TIMEOUT)
+
     async def cancel(self, job_ids: Sequence[str]) -> None:
         """SIGTERM to each shim, SIGKILL of its process group after CANCEL_GRACE; unknown IDs are ignored."""
         await self._state_call("cancel", self._cancel, job_ids, timeout=TIMEOUT + CANCEL_GRACE)
@@ -237,6 +241,15 @@ class LocalBackend:
             observations={obs.job_id: obs for obs in observations},
             commands=(f"read {self.state_dir}",),
         )
+
+    def _find(self, names: set[str], tags: set[str], since: float) -> PollReport:
+        found = {}
+        for path in sorted(self._records.glob("*.json")) if self._records.is_dir() else []:
+            obs = self._observe(path)
+            recent = obs.submit_time is None or obs.submit_time >= since
+            if recent and (obs.name in names or (obs.tag is not None and obs.tag in tags)):
+                found[obs.job_id] = obs
+        return PollReport(found, (f"read {self.state_dir}",))
 
     def _observe(self, path: Path) -> Observation:
         record = read_record(path)

@@ -15,10 +15,12 @@ from backends.slurm.commands import (
     parse_sbatch,
     render_batch_script,
     sacct_argvs,
+    sacct_find_argv,
     sbatch_argv,
     sbatch_header,
     scontrol_argv,
     squeue_argv,
+    squeue_mine_argv,
 )
 from backends.slurm.parse import (
     is_accounting_disabled,
@@ -135,6 +137,29 @@ class SlurmBackend:
         for obs in parse_scontrol(held.stdout.decode(errors="replace")):
             found.setdefault(obs.job_id, obs)
         return found, disabled
+
+    async def find(self, names: Sequence[str], tags: Sequence[str], since: float) -> PollReport:
+        """One squeue of the user's jobs and one sacct bounded by `since`, filtered by name or tag.
+        Accounting shows a job's comment only once it ended; the queue shows it before."""
+        commands: list[str] = []
+        wanted_names, wanted_tags = set(names), set(tags)
+
+        def matches(obs: Observation) -> bool:
+            return obs.name in wanted_names or (obs.tag is not None and obs.tag in wanted_tags)
+
+        queue = await self._run(squeue_mine_argv(), commands)
+        if not queue.ok:
+            self._raise_if_unreachable(queue, "squeue", force=True)
+        found = {o.job_id: o for o in parse_squeue(queue.stdout.decode(errors="replace")) if matches(o)}
+        history = await self._run(sacct_find_argv(names, since, time.time()), commands)
+        accounting = history.ok
+        if history.ok:
+            for obs in parse_sacct(history.stdout.decode(errors="replace")):
+                if matches(obs):
+                    found.setdefault(obs.job_id, obs)
+        elif not is_accounting_disabled(history.stderr.decode(errors="replace")):
+            self._raise_if_unreachable(history, "sacct")
+        return PollReport(found, tuple(commands), accounting)
 
     async def cancel(self, job_ids: Sequence[str]) -> None:
         if not job_ids:

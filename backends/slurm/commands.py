@@ -81,6 +81,27 @@ def sacct_argvs(job_ids: Sequence[str], since_epoch: float | None, now: float) -
     return [[*base, "-j", ",".join(ids[i : i + SACCT_CHUNK])] for i in range(0, len(ids), SACCT_CHUNK)]
 
 
+def squeue_mine_argv() -> list[str]:
+    """Every job of the user in the queue (the caller filters by name or tag)."""
+    return ["squeue", "-h", "-r", "-o", SQUEUE_FORMAT, "--me"]
+
+
+def sacct_find_argv(names: Sequence[str], since_epoch: float, now: float) -> list[str]:
+    """The user's jobs in accounting since `since_epoch`, narrowed to `names` when they can be
+    given to --name (a name holding a comma cannot: then every job in the window is listed)."""
+    window = max(0, math.ceil(now - since_epoch)) + SACCT_MARGIN
+    argv = [
+        "sacct", "-X", "-D", "-n", "--parsable2", f"--delimiter={FIELD_SEP}",
+        "-S", f"now-{window}", "-o", ",".join(SACCT_FIELDS),
+    ]  # fmt: skip
+    unique = _unique(names)
+    if unique and not any("," in n for n in unique):
+        joined = ",".join(unique)
+        if len(joined.encode()) <= MAX_ID_ARG:
+            argv += ["--name", joined]
+    return argv
+
+
 def scontrol_argv(job_id: str | None = None) -> list[str]:
     """Every job the controller still holds, one per line; or one job (a base ID gives all its tasks).
     scontrol accepts a single ID only."""

@@ -47,6 +47,9 @@ class JobActions:
         if self.controller is None:
             self.notify("not connected to this session", severity="error")  # type: ignore[attr-defined]
             return False
+        if self.lease_note:  # type: ignore[attr-defined]
+            self.notify(f"{what} refused: {self.lease_note}", severity="warning")  # type: ignore[attr-defined]
+            return False
         return True
 
     def _chosen(self, what: str) -> list[Job]:

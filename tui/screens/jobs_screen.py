@@ -17,6 +17,7 @@ from monitor.controller import Controller, PollOutcome
 from monitor.errors import JobdeckError
 from monitor.model import Job
 from monitor.states import TERMINAL
+from monitor.supervisor import Supervisor
 from tui.job_rows import COLUMNS, group_key, job_key, job_rows
 from tui.keys import JOB_KEYS
 from tui.screens.jobs_actions import JobActions
@@ -40,6 +41,9 @@ class JobsScreen(JobActions, Screen[None]):
         self.groups: dict[str, list[Job]] = {}
         self.show_finished = True
         self.last_outcome: PollOutcome | None = None
+        self.supervisor: Supervisor | None = None
+        self.lease_note = ""  # set while another monitor holds the session's lease
+        self.job_warnings: dict[str, str] = {}
         self._warned: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -61,11 +65,14 @@ class JobsScreen(JobActions, Screen[None]):
         except JobdeckError as exc:
             self.notify(str(exc), severity="error", timeout=15)
             return
+        self.supervisor = Supervisor(self.controller)
         await self.reload()
         if self.app.polling:  # type: ignore[attr-defined]
             self.run_worker(self._poll_loop(), group="poll", exclusive=True)
 
     async def on_unmount(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.release()
         if self.controller is not None:
             await close_controller(self.controller)
 
@@ -89,31 +96,43 @@ class JobsScreen(JobActions, Screen[None]):
                 groups[group_key(job)].append(job)
         self.groups = dict(groups)
         table = self.query_one(JobTable)
-        table.update_rows(job_rows(jobs, self.now(), self.show_finished))
+        table.update_rows(job_rows(jobs, self.now(), self.show_finished, self.job_warnings))
         hidden = sum(1 for j in jobs if j.state in TERMINAL) if not self.show_finished else 0
         self.refresh_status(f"{hidden} finished hidden (a)" if hidden else "")
         await self.show_detail(table.cursor_key)
 
     def refresh_status(self, extra: str = "") -> None:
         health = self.controller.health if self.controller else {}
-        notes = [n for n in (extra, self.app.mode_note()) if n]  # type: ignore[attr-defined]
+        notes = [n for n in (extra, self.lease_note, self.app.mode_note()) if n]  # type: ignore[attr-defined]
         self.query_one(StatusBar).show(health, "  ".join(notes))
 
     async def poll_once(self) -> PollOutcome | None:
-        if self.controller is None:
+        """One supervisor cycle: act and poll if this monitor holds the lease, else only re-read."""
+        if self.supervisor is None:
             return None
         try:
-            outcome = await self.controller.poll()
+            cycle = await self.supervisor.cycle()
         except JobdeckError as exc:
             self.notify(f"poll failed: {exc}", severity="error")
             return None
+        if not cycle.acting:
+            since = time.strftime("%H:%M:%S", time.localtime(cycle.lease.acquired_at))
+            self.lease_note = f"read-only: {cycle.lease.holder} monitors this session (since {since})"
+            await self.reload()
+            return None
+        self.lease_note = ""
+        outcome = cycle.poll
         self.last_outcome = outcome
-        for warning in outcome.warnings:
+        for warning in [*cycle.warnings, *(outcome.warnings if outcome else [])]:
             if warning not in self._warned:
                 self._warned.add(warning)
                 self.notify(warning, severity="warning", timeout=10)
-        if all(h.ok for h in outcome.health.values()):
-            self._warned.clear()
+        for line in cycle.restarts:
+            self.notify(line, timeout=10)
+        if outcome is not None:
+            self.job_warnings = {str(w.job.key): w.message for w in outcome.job_warnings}
+            if all(h.ok for h in outcome.health.values()):
+                self._warned.clear()
         await self.reload()
         return outcome
 

@@ -1,0 +1,165 @@
+"""Running a session: what `jobdeck attach` (and the app) do at every cycle.
+
+Only the monitor holding the session's lease acts: its first cycle re-attaches (settles open
+intents by their tag, searches by name for jobs resubmitted while nobody watched), every cycle
+polls and applies the restart policies. A monitor without the lease reads the store and says who
+holds it; when the holder stops renewing, the lease expires and another monitor takes over.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from monitor.attach import IntentVerdict, settle_intents
+from monitor.controller import SEARCH_MARGIN, Controller, PollOutcome, SubmitOutcome, build_request, log_paths
+from monitor.errors import BackendUnavailable, SchedulerRejected
+from monitor.model import Attempt, Event, Job, JobUpdate, Lease, Submission
+from monitor.policies import RestartDue, due_restarts
+from monitor.protocols import SessionStorage
+from monitor.states import State
+
+MIN_LEASE = 30.0
+
+
+def new_holder() -> str:
+    """Who a monitor is, for the lease and for the other monitor's status bar."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(slots=True)
+class CycleOutcome:
+    lease: Lease
+    acting: bool  # False: another monitor holds the lease; nothing was polled or done
+    poll: PollOutcome | None = None
+    intents: list[IntentVerdict] = field(default_factory=list)
+    restarts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(self, controller: Controller, holder: str | None = None) -> None:
+        self.controller = controller
+        self.holder = holder or new_holder()
+        self.attached = False
+
+    @property
+    def store(self) -> SessionStorage:
+        return self.controller.store
+
+    def lease_ttl(self) -> float:
+        return max(MIN_LEASE, 3 * self.controller.settings.poll_interval)
+
+    async def cycle(self) -> CycleOutcome:
+        now = self.controller.clock()
+        lease = await self.store.claim_lease(self.controller.session, self.holder, now, self.lease_ttl())
+        if lease.holder != self.holder:
+            return CycleOutcome(lease, acting=False)
+        outcome = CycleOutcome(lease, acting=True)
+        if not self.attached:
+            outcome.intents = await self.settle_intents(outcome.warnings)
+        outcome.poll = await self.controller.poll(search_all=not self.attached)
+        self.attached = True
+        outcome.restarts = await self.apply_policies(outcome.warnings)
+        return outcome
+
+    async def release(self) -> None:
+        await self.store.release_lease(self.controller.session, self.holder)
+
+    # -- intents ----------------------------------------------------------------------------
+
+    async def settle_intents(self, warnings: list[str]) -> list[IntentVerdict]:
+        """Submissions whose outcome was never recorded: found by tag means submitted, not found
+        (and old enough) means never arrived and the jobs are offered again."""
+        c = self.controller
+        intents = await self.store.open_intents(c.session)
+        by_cluster: dict[str, list[Submission]] = defaultdict(list)
+        for intent in intents:
+            by_cluster[intent.cluster].append(intent)
+        verdicts: list[IntentVerdict] = []
+        for cluster, group in by_cluster.items():
+            since = min(i.created_at for i in group) - SEARCH_MARGIN
+            try:
+                report = await c.backend(cluster).find([], [i.tag for i in group], since)
+            except BackendUnavailable as exc:
+                warnings.append(f"{cluster}: open submissions could not be settled: {exc}")
+                continue
+            verdicts += settle_intents(group, report, c.clock(), c.settings.intent_grace)
+        if verdicts:
+            jobs = await self.store.jobs(c.session, states=[State.SUBMITTING])
+            for verdict in verdicts:
+                await self._record(verdict, jobs)
+        return verdicts
+
+    async def _record(self, verdict: IntentVerdict, submitting: Sequence[Job]) -> None:
+        sub = verdict.submission
+        now = self.controller.clock()
+        group = [j for j in submitting if j.name == sub.job_name and j.task in sub.tasks]
+        if verdict.result is None:
+            message = f"never reached the scheduler (no job carries its tag {sub.tag}); offered again"
+            await self.store.reject_submission(
+                sub.id, message, now, reason="not submitted", status="not-sent"
+            )
+            return
+        request = build_request(group, sub.tag) if group else None
+        attempts = [(job, *log_paths(request, verdict.result, job)) for job in group] if request else []
+        await self.store.confirm_submission(sub.id, verdict.result, attempts, now)
+
+    # -- restart policies -------------------------------------------------------------------
+
+    async def apply_policies(self, warnings: list[str]) -> list[str]:
+        c = self.controller
+        failed = await self.store.jobs(c.session, states=[State.FAILED])
+        lines = []
+        for due in due_restarts(failed, c.clock()):
+            try:
+                lines.append(await self._restart(due))
+            except (BackendUnavailable, SchedulerRejected) as exc:
+                warnings.append(f"{due.job.key}: {due.why} could not run: {exc}")
+        return lines
+
+    async def _restart(self, due: RestartDue) -> str:
+        c = self.controller
+        job = due.job
+        backend = c.backend(job.cluster)
+        requeue = getattr(backend, "requeue", None)
+        note = ""
+        if due.requeue and requeue is not None and job.job_id and job.id is not None:
+            try:
+                await requeue(job.job_id)
+            except SchedulerRejected as exc:
+                note = f" (requeue refused: {exc}; submitted anew)"  # the controller no longer holds it
+            else:
+                return await self._record_requeue(job, due.why)
+        outcomes: list[SubmitOutcome] = await c.submit([job], kind="restart")
+        (outcome,) = outcomes
+        if not outcome.ok:
+            raise SchedulerRejected(outcome.error or "restart failed")
+        new_id = outcome.task_ids.get(job.task, outcome.scheduler_id)
+        return f"{job.key}: {due.why}: submitted as {new_id}{note}"
+
+    async def _record_requeue(self, job: Job, why: str) -> str:
+        c = self.controller
+        now = c.clock()
+        current = job.current
+        assert current is not None and job.id is not None
+        attempt = Attempt(
+            number=current.number + 1,
+            job_id=current.job_id,
+            state=State.QUEUED,
+            kind="requeue",
+            submit_time=now,
+            log_path=current.log_path,
+            err_path=current.err_path,
+            requeues=current.requeues + 1,
+        )
+        text = f"{job.state} -> QUEUED: {why}: requeued with scontrol, same ID {current.job_id}"
+        event = Event(now, "requeue", text, job.state, State.QUEUED, job.key, attempt.number)
+        await self.store.apply_updates(
+            [JobUpdate(job.id, State.QUEUED, None, None, new_attempt=attempt, events=(event,))], now
+        )
+        return f"{job.key}: {why}: requeued ({current.job_id})"
