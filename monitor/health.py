@@ -43,7 +43,7 @@ def health_warnings(jobs: Sequence[Job], now: float, settings: HealthSettings) -
             and now - attempt.submit_time > settings.stuck_queued
         ):
             found.append(HealthWarning(job, "stuck", f"queued for {_span(now - attempt.submit_time)}"))
-        grew = attempt.log_grew_at or attempt.start_time
-        if job.state is State.RUNNING and grew and now - grew > settings.stalled_log:
+        grew = attempt.log_grew_at if attempt.log_grew_at is not None else attempt.start_time
+        if job.state is State.RUNNING and grew is not None and now - grew > settings.stalled_log:
             found.append(HealthWarning(job, "stalled", f"log has not grown for {_span(now - grew)}"))
     return found
