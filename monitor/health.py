@@ -39,7 +39,7 @@ def health_warnings(jobs: Sequence[Job], now: float, settings: HealthSettings) -
                                                    f"{_span(now - job.missing_since)}"))  # fmt: skip
         if (
             job.state is State.QUEUED
-            and attempt.submit_time
+            and attempt.submit_time is not None
             and now - attempt.submit_time > settings.stuck_queued
         ):
             found.append(HealthWarning(job, "stuck", f"queued for {_span(now - attempt.submit_time)}"))
