@@ -21,7 +21,7 @@ from monitor.supervisor import Supervisor
 from tui.job_rows import COLUMNS, group_key, job_key, job_rows
 from tui.keys import JOB_KEYS
 from tui.screens.jobs_actions import JobActions
-from tui.widgets.detail_pane import DetailPane, render_detail
+from tui.widgets.detail_pane import DetailPane, render_detail, render_group
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_bar import StatusBar
 from tui.wiring import close_controller, open_controller
@@ -161,9 +161,10 @@ class JobsScreen(JobActions, Screen[None]):
 
     async def show_detail(self, key: str | None) -> None:
         pane = self.query_one(DetailPane)
+        if key in self.groups:
+            pane.show(render_group(self.groups[key]))
+            return
         job = self.by_key.get(key or "")
-        if job is None and key in self.groups:
-            job = self.groups[key][0]
         if job is None or job.id is None:
             return
         store = self.app.store  # type: ignore[attr-defined]

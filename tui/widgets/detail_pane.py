@@ -4,6 +4,7 @@ and its event history."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
@@ -11,11 +12,14 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from monitor.aggregate import aggregate_state
 from monitor.model import Event, Job, OutputStatus
+from monitor.states import State
 from tui.job_rows import STATE_STYLES
 
 SHOWN_MISSING = 10
 SHOWN_EVENTS = 30
+SHOWN_TASKS = 40
 
 
 def clock_text(epoch: float | None) -> str:
@@ -73,19 +77,54 @@ def _events(events: Sequence[Event]) -> RenderableType:
 
 
 def render_detail(job: Job, events: Sequence[Event], outputs: Sequence[OutputStatus]) -> RenderableType:
-    head = Text.assemble(
-        (str(job.key), "bold"),
-        "  ",
-        (job.state.value, STATE_STYLES[job.state]),
-        (f"  {job.reason}" if job.reason else "", "italic"),
-        f"  on {job.cluster}",
-    )
+    head = Text.assemble((str(job.key), "bold"), "  ", (job.state.value, STATE_STYLES[job.state]))
+    if job.reason:
+        head.append(f"  {job.reason}", style="italic")
+    head.append(f"  on {job.cluster}")
     log = job.current.log_path if job.current else None
     parts: list[RenderableType] = [head]
     if log:
         parts.append(Text(f"log: {log}", style="dim"))
     parts += [_attempts(job), _outputs(job, outputs), _events(events)]
     return Group(*parts)
+
+
+def render_group(tasks: Sequence[Job]) -> RenderableType:
+    """An array as a whole: its state, counts per state, outputs, and each task's line."""
+    first = tasks[0]
+    whole = aggregate_state(t.state for t in tasks)
+    counts = Counter(t.state for t in tasks)
+    verified = sum(t.outputs_verified or 0 for t in tasks)
+    expected = sum(
+        t.outputs_expected if t.outputs_expected is not None else len(t.spec.outputs) for t in tasks
+    )
+    lines: list[RenderableType] = [
+        Text.assemble(
+            (f"{first.session}/{first.name}", "bold"),
+            "  ",
+            (whole.value, STATE_STYLES[whole]),
+            f"  array {first.spec.array or ''}, {len(tasks)} tasks on {first.cluster}",
+        ),
+        Text(
+            "  ".join(
+                f"{state.value.lower()} {n}"
+                for state, n in sorted(counts.items(), key=lambda kv: list(State).index(kv[0]))
+            )
+        ),
+    ]
+    if expected:
+        lines.append(Text(f"outputs: {verified}/{expected} verified", style="bold"))
+    lines.append(Text("tasks", style="bold"))
+    for task in tasks[:SHOWN_TASKS]:
+        lines.append(Text.assemble(
+            f"  [{task.task}] ", (task.state.value, STATE_STYLES[task.state]),
+            f"  {task.job_id or '-'}", (f"  {task.reason}" if task.reason else "", "italic"),
+        ))  # fmt: skip
+    if len(tasks) > SHOWN_TASKS:
+        lines.append(
+            Text(f"  ... and {len(tasks) - SHOWN_TASKS} more (enter expands the array)", style="dim")
+        )
+    return Group(*lines)
 
 
 class DetailPane(VerticalScroll):
