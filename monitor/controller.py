@@ -19,7 +19,18 @@ from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRej
 from monitor.health import HealthSettings, HealthWarning, health_warnings
 from monitor.log_growth import log_growth_updates
 from monitor.log_patterns import default_log_pattern, resolve_pattern
-from monitor.model import Event, Job, JobUpdate, PollReport, SubmitRequest, SubmitResult, TaskSpec
+from monitor.markers import STREAM as MARKER_STREAM
+from monitor.markers import marker_scans, scan_markers
+from monitor.model import (
+    AttemptPatch,
+    Event,
+    Job,
+    JobUpdate,
+    PollReport,
+    SubmitRequest,
+    SubmitResult,
+    TaskSpec,
+)
 from monitor.output_check import check_outputs
 from monitor.protocols import Backend, SessionStorage
 from monitor.reconcile import ReconcileSettings, polled_jobs, reconcile
@@ -209,6 +220,7 @@ class Controller:
         updates: list[JobUpdate] = []
         warnings: list[str] = []
         commands: list[str] = []
+        unreachable: str | None = None
         mapper = mapper_for(backend.kind)
         if asked:
             since = min((j.current.submit_time or started) for j in asked if j.current)
@@ -222,12 +234,13 @@ class Controller:
             commands += report.commands
             updates = reconcile(asked, report, started, mapper, ReconcileSettings(self.settings.lost_grace))
         current = _after_all(jobs, updates)
-        changed = {u.job_db_id for u in updates}
-        searched = [
-            j
-            for j in searched_jobs(current)
-            if search_all or (j.id in changed and j.state is not State.FAILED)
-        ]
+        before = {j.id: j.state for j in jobs}
+        ended = {
+            u.job_db_id
+            for u in updates
+            if u.state in (State.CANCELLED, State.LOST) and before.get(u.job_db_id) != u.state
+        }
+        searched = [j for j in searched_jobs(current) if search_all or j.id in ended]
         if searched:
             try:
                 found = await self._search_by_name(backend, searched, commands)
@@ -244,11 +257,24 @@ class Controller:
                 more = await check_outputs(backend, validating, self.validation_settings(), self.clock())
             except BackendUnavailable as exc:
                 warnings.append(f"{cluster}: validation could not run: {exc}")
+                unreachable = str(exc)
             else:
                 updates = [*updates, *more]
         updates = [*updates, *await self._log_growth(cluster, backend, _after_all(jobs, updates), warnings)]
+        updates = [
+            *updates,
+            *await self._markers(cluster, backend, jobs, _after_all(jobs, updates), warnings),
+        ]
         finished = self.clock()
-        health = ClusterHealth(cluster, True, finished, finished, None, tuple(commands), finished - started)
+        if unreachable:  # the scheduler answered, the files did not: the cluster is not healthy
+            last_ok = previous.last_ok if previous else None
+            health = ClusterHealth(
+                cluster, False, finished, last_ok, unreachable, tuple(commands), finished - started
+            )
+        else:
+            health = ClusterHealth(
+                cluster, True, finished, finished, None, tuple(commands), finished - started
+            )
         return updates, health, warnings
 
     async def _known(self) -> tuple[set[str], set[str]]:
@@ -277,6 +303,25 @@ class Controller:
             return []
         return log_growth_updates(running, stats, now)
 
+    async def _markers(
+        self, cluster: str, backend: Backend, before: Sequence[Job], after: Sequence[Job], warnings: list[str]
+    ) -> list[JobUpdate]:
+        """New marker lines of running (and just finished) jobs' logs, in one batched read."""
+        marked = [j.id for j in after if j.spec.markers and j.id is not None]
+        if not marked:
+            return []
+        stored = await self.store.log_offsets(marked, MARKER_STREAM)
+        scans = marker_scans(before, after, stored)
+        if not scans:
+            return []
+        try:
+            found, problems = await scan_markers(backend.read_many, scans, self.clock())
+        except BackendUnavailable as exc:
+            warnings.append(f"{cluster}: marker lines could not be read: {exc}")
+            return []
+        warnings.extend(f"{cluster}: {problem}" for problem in problems)
+        return found
+
     def validation_settings(self) -> ValidationSettings:
         return ValidationSettings(self.settings.validate_grace, self.settings.validate)
 
@@ -303,8 +348,12 @@ class Controller:
             else:
                 lines.append(f"{job.key}: submission not settled yet; cancel it after the next attach")
         for cluster, group in by_cluster.items():
-            await self.backend(cluster).cancel([j.job_id for j in group if j.job_id])
+            final = set(await self.backend(cluster).cancel([j.job_id for j in group if j.job_id]) or ())
             for job in group:
+                if job.job_id in final:
+                    settle.append(cancelled_for_good(job, cluster, now))
+                    lines.append(f"{job.key}: cancelled on {cluster} ({job.job_id} deleted)")
+                    continue
                 attempt = job.current.number if job.current else None
                 event = Event(
                     now, "cancel", f"cancel requested ({job.job_id})", job.state, job.state, job.key, attempt
@@ -313,6 +362,18 @@ class Controller:
                 lines.append(f"{job.key}: cancel sent to {cluster} for {job.job_id}")
         await self.store.apply_updates(settle, now)
         return lines
+
+
+def cancelled_for_good(job: Job, cluster: str, now: float) -> JobUpdate:
+    """A job whose cancel the backend says is final (a deleted Kubernetes Job): no poll will ever
+    see it end, so it is settled CANCELLED now."""
+    assert job.id is not None
+    attempt = job.current.number if job.current else None
+    reason = "cancelled by user"
+    event = Event(now, "cancel", f"{job.state} -> CANCELLED: {job.job_id} deleted on {cluster}", job.state,
+                  State.CANCELLED, job.key, attempt)  # fmt: skip
+    patch = AttemptPatch(state=State.CANCELLED, reason=reason, end_time=now)
+    return JobUpdate(job.id, State.CANCELLED, reason, None, attempt=patch, events=(event,))
 
 
 def log_paths(request: SubmitRequest, result: SubmitResult, job: Job) -> tuple[str | None, str | None]:

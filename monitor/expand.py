@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import posixpath
 from dataclasses import dataclass
+from typing import Any
 
 from monitor.arrays import parse_array
-from monitor.manifest import ClusterConfig, JobConfig, Manifest
+from monitor.manifest import ClusterConfig, JobConfig, Manifest, ManifestError, load_job_template
 from monitor.model import JobSpec, OutputCheck, RestartPolicy
 from monitor.templates import escape, expand
 
@@ -25,14 +26,37 @@ def expand_manifest(manifest: Manifest) -> list[JobDefinition]:
     """Every job and array task in manifest order, then task order, with templates filled per task
     ({attempt} left for validation) and paths made absolute on the job's cluster."""
     definitions = []
-    for job in manifest.jobs:
+    for number, job in enumerate(manifest.jobs, 1):
         tasks = parse_array(job.array).indices if job.array is not None else (None,)
+        extra = (
+            _kubernetes_extra(manifest, number, job)
+            if manifest.cluster_of(job).backend == "kubernetes"
+            else {}
+        )
         for task in tasks:
-            definitions.append(JobDefinition(job.name, task, _spec(manifest, job, task)))
+            definitions.append(JobDefinition(job.name, task, _spec(manifest, job, task, extra)))
     return definitions
 
 
-def _spec(manifest: Manifest, job: JobConfig, task: int | None) -> JobSpec:
+def _kubernetes_extra(manifest: Manifest, number: int, job: JobConfig) -> dict[str, Any]:
+    """What a Kubernetes Job is built from besides the task's arguments; the job template's content
+    is kept with the jobs, so a resubmission does not depend on the file."""
+    extra: dict[str, Any] = {"backoff_limit": job.backoff_limit}
+    if job.image:
+        extra["image"] = job.image
+    if job.command:
+        extra["command"] = list(job.command)
+    if job.job_template is not None:
+        try:
+            extra["job_template"] = load_job_template(job.job_template)
+        except ValueError as error:
+            raise ManifestError(
+                manifest.path, f"jobs[{number}] {job.name!r}: job_template: {error}"
+            ) from None
+    return extra
+
+
+def _spec(manifest: Manifest, job: JobConfig, task: int | None, extra: dict[str, Any]) -> JobSpec:
     cluster = manifest.cluster_of(job)
     values: dict[str, object] = {"name": job.name, "session": manifest.session.name}
     if task is not None:
@@ -58,6 +82,11 @@ def _spec(manifest: Manifest, job: JobConfig, task: int | None) -> JobSpec:
         err=cluster_path(job.err, cluster) if job.err is not None else None,
         outputs=outputs,
         restart=RestartPolicy(tuple(restart.on), restart.max_attempts, restart.backoff, restart.requeue),
+        markers=tuple(job.markers),
+        extra=dict(extra),
+        after=tuple(job.after),
+        stage=(place.index, place.count) if (place := manifest.stages.get(job.name)) else None,
+        chain=place.chain if place else None,
     )
 
 

@@ -44,6 +44,10 @@ def select(ref: JobRef, jobs: Sequence[Job], by_scheduler_id: Sequence[Job] = ()
         and (ref.session is None or j.session == ref.session)
         and (ref.task is None or j.task == ref.task)
     ]
+    if not found and ref.task is None:  # a series' base name means every stage of it
+        found = [
+            j for j in jobs if j.spec.chain == ref.name and (ref.session is None or j.session == ref.session)
+        ]
     if not found and ref.may_be_scheduler_id:
         found = list(by_scheduler_id)
     if not found:

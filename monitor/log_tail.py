@@ -3,19 +3,27 @@
 Memory stays bounded whatever the file: opening reads only the tail, each poll reads at most one chunk,
 and a line longer than the display cap keeps only its head. Every line is made safe for a terminal:
 escape sequences are removed and control characters shown escaped, so a log cannot move the cursor,
-clear the screen or retitle the terminal.
+clear the screen or retitle the terminal. A reader that reports the file's identity (`read_chunk`)
+also lets a file replaced by a new one be noticed, whatever its size.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+
+from monitor.model import ReadChunk
 
 ReadBytes = Callable[[str, int, int], Awaitable[tuple[bytes, int]]]
 """`read(path, offset, limit) -> (data, current file size)`, as `Backend.read_bytes`."""
+ReadChunkOf = Callable[[str, int, int], Awaitable[ReadChunk]]
+"""`read(path, offset, limit) -> ReadChunk` with the file's identity; see `chunk_reader`."""
+ReadMany = Callable[[Sequence[tuple[str, int, int]]], Awaitable[dict[str, ReadChunk | None]]]
+"""`Backend.read_many`."""
 
 TRUNCATED_NOTICE = "--- log truncated; reading from the start ---"
+ROTATED_NOTICE = "--- log replaced by a new file; reading it from the start ---"
 FIRST_READ = 16 * 1024  # open() reads this much first: enough for a small log or a short resume
 
 # CSI (cursor moves, clear screen, colours), OSC (titles, hyperlinks; ended by BEL or ST or the line's
@@ -28,6 +36,22 @@ _ESCAPE_SEQUENCE = re.compile(
 )
 # C0 controls but tab, DEL and the C1 controls (U+009B is a CSI to some terminals).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def chunk_reader(read_many: ReadMany) -> ReadChunkOf:
+    """One file at a time through `read_many`, failing as `read_bytes` does (FileNotFoundError,
+    PermissionError, OSError) so a tail reports it the same way."""
+
+    async def read(path: str, offset: int, limit: int) -> ReadChunk:
+        chunk = (await read_many([(path, offset, limit)])).get(path)
+        if chunk is None:
+            raise FileNotFoundError(f"{path}: no such file")
+        if chunk.error is not None:
+            denied = "Permission denied" in chunk.error
+            raise (PermissionError if denied else OSError)(f"{path}: {chunk.error}")
+        return chunk
+
+    return read
 
 
 def _escape_control(match: re.Match[str]) -> str:
@@ -86,6 +110,7 @@ class TailBatch:
     lines: list[str]
     pending: str | None = None  # the last line so far, without its newline (a progress bar, say)
     truncated: bool = False  # the file shrank: reading restarted from its start
+    rotated: bool = False  # another file now has the name: reading restarted from its start
     skipped_bytes: int = 0  # bytes jumped over because the reader was too far behind
     size: int = 0  # the file's size at this read
     behind: int = 0  # bytes still unread after this batch: poll again soon
@@ -94,6 +119,8 @@ class TailBatch:
     def notices(self) -> list[str]:
         """Event lines to show before `lines`."""
         notices = [TRUNCATED_NOTICE] if self.truncated else []
+        if self.rotated:
+            notices.append(ROTATED_NOTICE)
         if self.skipped_bytes:
             notices.append(f"--- skipped {self.skipped_bytes:,} bytes; showing the tail ---")
         return notices
@@ -104,7 +131,8 @@ class LogTail:
     and pass it back as `start_offset` to continue where a previous tail stopped.
 
     Read errors (FileNotFoundError, PermissionError, BackendUnavailable) propagate unchanged and leave
-    the tail as it was, so the caller can show them and simply call again later."""
+    the tail as it was, so the caller can show them and simply call again later. With `read_chunk`
+    (used instead of `read`), a change of the file's identity restarts reading at its start."""
 
     def __init__(
         self,
@@ -116,9 +144,12 @@ class LogTail:
         chunk: int = 1024 * 1024,
         max_behind: int = 4 * 1024 * 1024,
         max_line_bytes: int = 64 * 1024,
+        read_chunk: ReadChunkOf | None = None,
     ) -> None:
         self.path = path
         self._read = read
+        self._read_chunk = read_chunk
+        self._identity: str | None = None  # of the file whose lines were taken last
         self._start_offset = start_offset
         self._tail_bytes = tail_bytes
         self._chunk = chunk
@@ -139,13 +170,14 @@ class LogTail:
         The first read is small: a small log (or few new bytes) takes one call, a big one two."""
         start = self._start_offset or 0
         first = max(0, start - 1)
-        data, size = await self._read(self.path, first, FIRST_READ)
+        chunk = await self._fetch(first, FIRST_READ)
+        size = chunk.size
         if self._start_offset is None:
             wanted, truncated, skipped = max(0, size - self._tail_bytes), False, 0
         else:
             wanted, truncated, skipped = self._plan(start, size)
-        if wanted == start and first + len(data) >= size:
-            batch = self._restart(start, data, size, truncated, skipped)
+        if wanted == start and first + len(chunk.data) >= size:
+            batch = self._restart(start, chunk, truncated, skipped)
         else:
             batch = await self._read_from(wanted, truncated, skipped)
         self.is_open = True
@@ -155,11 +187,18 @@ class LogTail:
         """New complete lines since the last call (at most `chunk` bytes are read)."""
         if not self.is_open:
             raise RuntimeError(f"poll() before open() for {self.path}")
-        data, size = await self._read(self.path, self._pos, self._chunk)
-        start, truncated, skipped = self._plan(self._pos, size)
-        if start == self._pos:
-            return self._consume(data, size)
-        return await self._read_from(start, truncated, skipped)
+        chunk = await self._fetch(self._pos, self._chunk)
+        rotated = None not in (self._identity, chunk.identity) and chunk.identity != self._identity
+        start, truncated, skipped = self._plan(0 if rotated else self._pos, chunk.size)
+        if start == self._pos and not rotated:
+            return self._consume(chunk)
+        return await self._read_from(start, truncated, skipped, rotated)
+
+    async def _fetch(self, offset: int, limit: int) -> ReadChunk:
+        if self._read_chunk is not None:
+            return await self._read_chunk(self.path, offset, limit)
+        data, size = await self._read(self.path, offset, limit)
+        return ReadChunk(data, size, None)
 
     def _plan(self, pos: int, size: int) -> tuple[int, bool, int]:
         """Where to read next given the file's size: from the start if it shrank, from the tail if
@@ -172,19 +211,26 @@ class LogTail:
         tail = size - self._tail_bytes
         return tail, truncated, tail - pos
 
-    async def _read_from(self, start: int, truncated: bool, skipped: int) -> TailBatch:
-        data, size = await self._read(self.path, max(0, start - 1), self._chunk)
-        return self._restart(start, data, size, truncated, skipped)
+    async def _read_from(self, start: int, truncated: bool, skipped: int, rotated: bool = False) -> TailBatch:
+        chunk = await self._fetch(max(0, start - 1), self._chunk)
+        return self._restart(start, chunk, truncated, skipped, rotated)
 
-    def _restart(self, start: int, data: bytes, size: int, truncated: bool, skipped: int) -> TailBatch:
+    def _restart(
+        self, start: int, chunk: ReadChunk, truncated: bool, skipped: int, rotated: bool = False
+    ) -> TailBatch:
         """Take `data`, read from one byte before `start` (or from 0): a start inside the file drops
         the partial line, and a start exactly on a line boundary loses nothing."""
         self._pos = self._line_start = max(0, start - 1)
         self._skip_line = start > 0
         self._line.clear()
-        return self._consume(data, size, truncated, skipped)
+        return self._consume(chunk, truncated, skipped, rotated)
 
-    def _consume(self, data: bytes, size: int, truncated: bool = False, skipped: int = 0) -> TailBatch:
+    def _consume(
+        self, chunk: ReadChunk, truncated: bool = False, skipped: int = 0, rotated: bool = False
+    ) -> TailBatch:
+        """Take the lines of `chunk`; only now is its file the one being followed."""
+        data, size = chunk.data, chunk.size
+        self._identity = chunk.identity
         lines: list[str] = []
         begin = 0
         if self._skip_line:
@@ -207,6 +253,7 @@ class LogTail:
             lines=lines,
             pending=self._line.text() if has_pending else None,
             truncated=truncated,
+            rotated=rotated,
             skipped_bytes=skipped,
             size=size,
             behind=max(0, size - self._pos),

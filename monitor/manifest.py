@@ -16,6 +16,7 @@ import tomllib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as default_factory_field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from monitor.arrays import parse_array
+from monitor.chain_manifest import ChainError, Stage, expand_chains
 from monitor.errors import InputError
 from monitor.templates import placeholders
 
@@ -130,6 +132,12 @@ def _host(value: str) -> str:
     return value
 
 
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value):
+        raise ValueError(f"not a Kubernetes namespace (lower case letters, digits and '-'): {_quote(value)}")
+    return value
+
+
 class ClusterSection(_Strict):
     """A [clusters.NAME] table as written."""
 
@@ -143,8 +151,10 @@ class ClusterSection(_Strict):
     workdir: PathText | None = None
     max_parallel: int = Field(4, gt=0)  # local backend
     context: str | None = None  # kubernetes
-    namespace: str | None = None
+    namespace: Annotated[str, AfterValidator(_dns_label)] | None = None
     kubeconfig: PathText | None = None
+    ttl_seconds_after_finished: int | None = Field(None, ge=0)  # Jobs are deleted this long after they end
+    outputs_host: Annotated[str, AfterValidator(_host)] | None = None  # SSH host where outputs are checked
 
 
 class ClusterConfig(ClusterSection):
@@ -164,7 +174,9 @@ _SSH_KEYS = ("host", "port", "user", "identity_file", "known_hosts", "accept_new
 _BACKEND_KEYS = {
     "slurm": frozenset(_SSH_KEYS),
     "local": frozenset({"max_parallel"}),
-    "kubernetes": frozenset({"context", "namespace", "kubeconfig"}),
+    "kubernetes": frozenset(
+        {"context", "namespace", "kubeconfig", "ttl_seconds_after_finished", "outputs_host", *_SSH_KEYS[1:]}
+    ),
 }
 
 
@@ -255,11 +267,36 @@ def _restart_reasons(value: Any) -> list[str]:
     return reasons
 
 
+def _repeat_var(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"expected a placeholder name (letters, digits, _), got {_quote(value)}")
+    if value in ("task", "name", "session", "attempt"):
+        raise ValueError(f'"{value}" is already a placeholder of its own')
+    return value
+
+
+def _markers(value: Any) -> list[str]:
+    """Regular expressions, compiled now so that a bad one is reported before anything runs."""
+    for position, pattern in enumerate(_check_list(value, "regular expressions", (str,)), 1):
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"item {position}: bad regular expression {_quote(pattern)}: {error}") from None
+    return value
+
+
 class RestartConfig(_Strict):
     on: Annotated[list[str], BeforeValidator(_restart_reasons)] = []
     max_attempts: int = Field(1, ge=1)
     backoff: float = Field(0.0, ge=0)  # seconds
     requeue: bool = False
+
+
+class RepeatConfig(_Strict):
+    """A generated series: one stage per value, each after the previous, each given its value."""
+
+    var: Annotated[str, AfterValidator(_repeat_var)]
+    range: Annotated[str, BeforeValidator(_array_expression)]
 
 
 class _JobFields(_Strict):
@@ -272,6 +309,13 @@ class _JobFields(_Strict):
     err: PathText | None = None
     outputs: Annotated[list[OutputConfig], BeforeValidator(_output_tables)] = []
     restart: RestartConfig = RestartConfig()
+    markers: Annotated[list[str], BeforeValidator(_markers)] = []  # log lines to record as events
+    image: str | None = None  # kubernetes: the container image
+    command: Strings = []  # kubernetes: the program the container runs, before the task's args
+    job_template: PathText | None = None  # kubernetes: a Job YAML file that jobdeck fills in
+    backoff_limit: int = Field(0, ge=0)  # kubernetes: how often a pod is retried (each index's, for an array)
+    after: Annotated[list[Name], _list_of("strings", str)] = []  # jobs that must be SUCCEEDED first
+    repeat: RepeatConfig | None = None  # expands into stages NAME-0, NAME-1, ... (a chain)
 
 
 class DefaultsConfig(_JobFields):
@@ -298,7 +342,8 @@ class Manifest:
     path: Path  # resolved
     session: SessionConfig
     clusters: dict[str, ClusterConfig]
-    jobs: tuple[JobConfig, ...]
+    jobs: tuple[JobConfig, ...]  # a `repeat` job appears as its generated stages
+    stages: dict[str, Stage] = default_factory_field(default_factory=dict)  # generated stage name -> its place
 
     @property
     def folder(self) -> Path:
@@ -534,10 +579,14 @@ def _resolve(document: _Document, source: Path) -> Manifest:
         if job.name in seen:
             raise _Problem(("jobs", index, "name"), f"duplicate of jobs[{seen[job.name] + 1}]")
         seen[job.name] = index
-        jobs.append(_job(index, job, defaults, clusters))
+        jobs.append(_job(index, job, defaults, clusters, source.parent))
     if not jobs:
         raise _Problem(("jobs",), "at least one job is required")
-    return Manifest(path=source, session=document.session, clusters=clusters, jobs=tuple(jobs))
+    try:
+        jobs, stages = expand_chains(jobs)
+    except ChainError as error:
+        raise _Problem(("jobs", error.index, error.field), error.message) from None
+    return Manifest(path=source, session=document.session, clusters=clusters, jobs=tuple(jobs), stages=stages)
 
 
 def _cluster(name: str, section: ClusterSection, folder: Path) -> ClusterConfig:
@@ -548,8 +597,15 @@ def _cluster(name: str, section: ClusterSection, folder: Path) -> ClusterConfig:
         raise _Problem(loc, f"bad cluster name: {error}") from None
     if foreign := sorted(section.model_fields_set - _BACKEND_KEYS[section.backend] - {"backend", "workdir"}):
         raise _Problem((*loc, foreign[0]), f"not used by a {section.backend} cluster")
-    if section.host is None and (needs_host := sorted(section.model_fields_set & set(_SSH_KEYS[1:]))):
-        raise _Problem((*loc, needs_host[0]), 'needs "host" (the SSH host the cluster is reached through)')
+    kubernetes = section.backend == "kubernetes"
+    ssh_host = section.outputs_host if kubernetes else section.host
+    if ssh_host is None and (needs_host := sorted(section.model_fields_set & set(_SSH_KEYS[1:]))):
+        what = (
+            '"outputs_host" (the SSH host where outputs are checked)'
+            if kubernetes
+            else '"host" (the SSH host the cluster is reached through)'
+        )
+        raise _Problem((*loc, needs_host[0]), f"needs {what}")
     remote = section.host is not None or section.backend == "kubernetes"
     workdir = section.workdir or str(folder)
     if remote and not posixpath.isabs(workdir):
@@ -574,9 +630,10 @@ _PLACEHOLDERS = {"args": ("task", "name", "session"), "outputs": ("task", "name"
 
 
 def _job(
-    index: int, job: JobConfig, defaults: DefaultsConfig, clusters: dict[str, ClusterConfig]
+    index: int, job: JobConfig, defaults: DefaultsConfig, clusters: dict[str, ClusterConfig], folder: Path
 ) -> JobConfig:
     """A job with [defaults] applied and its cluster filled in, once its paths and templates are checked."""
+    explicit = set(job.model_fields_set)
     inherited = defaults.model_fields_set - job.model_fields_set
     job = job.model_copy(update={key: getattr(defaults, key) for key in inherited})
 
@@ -592,6 +649,12 @@ def _job(
     elif job.cluster not in clusters:
         raise problem(("cluster",), _unknown_cluster(job.cluster, clusters))
     cluster = clusters[job.cluster or ""]
+    if cluster.backend == "kubernetes":
+        if wrong := sorted(explicit & _NOT_KUBERNETES.keys()):
+            raise problem((wrong[0],), f"not used by a kubernetes cluster ({_NOT_KUBERNETES[wrong[0]]})")
+        job = _kubernetes_job(job, folder, problem)
+    elif wrong := sorted(explicit & set(_KUBERNETES_ONLY)):
+        raise problem((wrong[0],), "only used by a kubernetes cluster")
     if job.script is None and cluster.backend != "kubernetes":
         raise problem(("script",), "field required")
     paths = {("script",): job.script, ("log",): job.log, ("err",): job.err}
@@ -601,12 +664,69 @@ def _job(
             raise problem(field, '"~" is not expanded on a remote cluster: write an absolute path')
     templates = {("args", k): arg for k, arg in enumerate(job.args)}
     templates.update({("outputs", k): output.path for k, output in enumerate(job.outputs)})
+    series = (job.repeat.var, f"{job.repeat.var}_count") if job.repeat else ()
     for field, template in templates.items():
         try:
-            _check_template(template, _PLACEHOLDERS[field[0]], has_array=job.array is not None)
+            _check_template(template, (*_PLACEHOLDERS[field[0]], *series), has_array=job.array is not None)
         except ValueError as error:
             raise problem(field, str(error)) from None
     return job
+
+
+_KUBERNETES_ONLY = ("image", "command", "job_template", "backoff_limit")
+_NOT_KUBERNETES = {
+    "script": 'the container runs "command"',
+    "sbatch": "sbatch options are SLURM's",
+    "log": "the log is the pod's",
+    "err": "the pod's log holds both streams",
+}
+
+
+def _kubernetes_job(
+    job: JobConfig, folder: Path, problem: Callable[[tuple[Any, ...], str], _Problem]
+) -> JobConfig:
+    """The job template resolved against the manifest's folder and read; an image and a command
+    required, from the job or its template's first container."""
+    container: dict[str, Any] = {}
+    if job.job_template is not None:
+        path = os.path.join(folder, os.path.expanduser(job.job_template))
+        try:
+            containers = _dig(load_job_template(path), "spec", "template", "spec", "containers")
+        except ValueError as error:
+            raise problem(("job_template",), str(error)) from None
+        container = containers[0] if containers else {}
+        job = job.model_copy(update={"job_template": path})
+    if not job.image and not container.get("image"):
+        raise problem(("image",), "field required (or an image in the job_template's first container)")
+    if not job.command and not container.get("command"):
+        raise problem(("command",), "field required (or a command in the job_template's first container)")
+    return job
+
+
+def load_job_template(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A Kubernetes Job as YAML, for jobdeck to fill in (JSON-ready: it is stored with the jobs).
+    ValueError says what is wrong with it."""
+    try:
+        document = _PARSERS[".yaml"](_read_text(Path(path)))
+    except _Problem as problem:
+        raise ValueError(f"{os.fspath(path)}: {problem.message}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{os.fspath(path)}: expected a Job (a YAML mapping), got {_kind_of(document)}")
+    if document.get("kind", "Job") != "Job":
+        raise ValueError(f'{os.fspath(path)}: kind is {_quote(str(document["kind"]))}, expected "Job"')
+    containers = _dig(document, "spec", "template", "spec", "containers")
+    if containers is not None and not (
+        isinstance(containers, list) and all(isinstance(c, dict) for c in containers)
+    ):
+        raise ValueError(f"{os.fspath(path)}: spec.template.spec.containers must be a list of containers")
+    return json.loads(json.dumps(document, default=str))
+
+
+def _dig(document: Any, *keys: str) -> Any:
+    """document[k1][k2]... or None where a level is missing or not a table."""
+    for key in keys:
+        document = document.get(key) if isinstance(document, dict) else None
+    return document
 
 
 def _check_template(template: str, allowed: tuple[str, ...], has_array: bool) -> None:

@@ -59,6 +59,10 @@ class JobSpec:
     outputs: tuple[OutputCheck, ...] = ()  # {attempt} is still unexpanded here
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific (e.g. Kubernetes image)
+    markers: tuple[str, ...] = ()  # regular expressions: each matching log line is recorded as an event
+    after: tuple[str, ...] = ()  # logical jobs that must be SUCCEEDED (after validation) first
+    stage: tuple[int, int] | None = None  # (index, count) in a generated series ("stage 7/20")
+    chain: str | None = None  # the series a generated stage belongs to (its `repeat` job's name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,28 @@ class PathStat:
     size: int
     mtime: float
     sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadChunk:
+    """Bytes of a file from an offset, its size when read, and its identity ("device:inode"), so a
+    file replaced by another of the same name is noticed whatever its size."""
+
+    data: bytes
+    size: int
+    identity: str | None
+    error: str | None = None  # why the file could not be read (permission denied, a directory): no data
+
+
+@dataclass(frozen=True, slots=True)
+class LogOffset:
+    """How far one reader (`stream`) got in an attempt's log, stored with what it found there."""
+
+    attempt: int  # the attempt's number within its job (1-based)
+    stream: str  # "stdout" and "stderr" for the viewer, "markers" for the marker scanner
+    path: str
+    offset: int
+    identity: str | None = None
 
 
 @dataclass(slots=True)
@@ -264,6 +290,7 @@ class JobUpdate:
     outputs: tuple[OutputStatus, ...] | None = None  # set when outputs were checked
     new_attempt: Attempt | None = None  # found outside jobdeck (by name): added before `attempt` applies
     events: tuple[Event, ...] = ()
+    log_offsets: tuple[LogOffset, ...] = ()  # how far the events' source logs were read, upserted with them
 
 
 @dataclass(frozen=True, slots=True)

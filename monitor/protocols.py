@@ -10,8 +10,11 @@ from monitor.model import (
     JobSpec,
     JobUpdate,
     Lease,
+    LogOffset,
+    OutputStatus,
     PathStat,
     PollReport,
+    ReadChunk,
     Submission,
     SubmitRequest,
     SubmitResult,
@@ -43,7 +46,10 @@ class Backend(Protocol):
         tag is one of `tags`: how a re-attach recognises resubmissions and settles intents."""
         ...
 
-    async def cancel(self, job_ids: Sequence[str]) -> None: ...
+    async def cancel(self, job_ids: Sequence[str]) -> Sequence[str] | None:
+        """Ask the scheduler to stop the jobs. Returns the IDs whose cancel is already final and
+        that no poll will ever see end (a deleted Kubernetes Job); None: the next poll tells."""
+        ...
 
     async def stat_paths(self, paths: Sequence[str], checksum: bool = False) -> dict[str, PathStat | None]:
         """All paths in one batched operation; None for a path that does not exist."""
@@ -52,6 +58,12 @@ class Backend(Protocol):
     async def read_bytes(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
         """Up to `limit` bytes of `path` from `offset`, and the file's current size.
         Raises FileNotFoundError / PermissionError for a missing or unreadable file."""
+        ...
+
+    async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
+        """(path, offset, limit) for several files, one path each, in one batched operation: up to
+        `limit` bytes from `offset`, with the size and identity of the very file read. None for a
+        missing file; a ReadChunk with `error` for one that cannot be read."""
         ...
 
     async def close(self) -> None: ...
@@ -105,6 +117,12 @@ class SessionStorage(Protocol):
     ) -> None: ...
 
     async def apply_updates(self, updates: Sequence[JobUpdate], now: float) -> None: ...
+
+    async def log_offsets(self, job_db_ids: Iterable[int], stream: str) -> dict[tuple[int, int], LogOffset]:
+        """The stored offsets of `stream` by (job row id, attempt number)."""
+        ...
+
+    async def outputs(self, job_db_id: int) -> list[OutputStatus]: ...
 
     async def known_scheduler_ids(self) -> set[str]: ...
 

@@ -68,7 +68,7 @@ def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpda
         submit_time=obs.submit_time if obs.submit_time is not None else KEEP,
         start_time=obs.start_time if obs.start_time is not None else KEEP,
         end_time=obs.end_time if obs.end_time is not None else KEEP,
-        requeues=obs.requeues,
+        requeues=max(obs.requeues, attempt.requeues),  # squeue knows no count: its 0 is not news
         log_path=log_path,
     )
     events = []

@@ -1,8 +1,8 @@
 """The one place where scheduler words become canonical states.
 
-Every SLURM job state (and, in time, every Kubernetes condition and phase) maps to a State plus a
-reason. The scheduler's own word is kept as the reason when it says more than the state does
-(TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, ...). An unknown word never crashes and never settles a job:
+Every SLURM job state and every Kubernetes condition and pod phase maps to a State plus a reason.
+The scheduler's own word is kept as the reason when it says more than the state does (TIMEOUT,
+OUT_OF_MEMORY, NODE_FAIL, OOMKilled, Evicted, ...). An unknown word never crashes and never settles a job:
 it maps to `state=None`, meaning "keep the job's current state", with the raw word as the reason.
 """
 
@@ -77,8 +77,54 @@ def map_slurm(word: str, reason: str | None = None) -> Mapped:
     return Mapped(state, None)  # a settled job's reason column is its last *pending* reason: stale
 
 
+# Kubernetes words, as the backend reports them: a Job condition (Complete, Failed, Suspended, ...),
+# else the phase of the task's newest pod, else DELETED (the list no longer shows the Job). Keyed in
+# lower case: the API writes them in CamelCase. None: a known word that says nothing about the job.
+_KUBERNETES: dict[str, State | None] = {
+    "pending": State.QUEUED,
+    "suspended": State.QUEUED,
+    "running": State.RUNNING,
+    "failuretarget": State.RUNNING,  # the job controller decided; pods are still terminating
+    "successcriteriamet": State.RUNNING,
+    "succeeded": State.VALIDATING,
+    "complete": State.VALIDATING,
+    "deleted": State.VALIDATING,  # gone from the API server: the outputs decide
+    "failed": State.FAILED,
+    "unknown": None,  # the pod's node stopped reporting
+}
+_KUBERNETES_QUIET = frozenset({"", "containercreating", "podinitializing", "completed"})
+DELETED = "DELETED"
+"""The Kubernetes backend's word for a Job the API server no longer lists while it answers."""
+DELETED_REASON = "deleted from the API server"
+
+
+def map_kubernetes(word: str, reason: str | None = None) -> Mapped:
+    """Map a Kubernetes word and its reason (BackoffLimitExceeded, OOMKilled, Evicted,
+    ImagePullBackOff, CrashLoopBackOff, ...): the reason is kept whenever it says something."""
+    key = word.strip().lower()
+    if key not in _KUBERNETES:
+        return Mapped(None, f"unknown Kubernetes state {word.strip()!r}")
+    state = _KUBERNETES[key]
+    if key == "deleted":
+        return Mapped(state, DELETED_REASON)
+    if key in ("suspended", "failuretarget", "successcriteriamet", "unknown"):
+        return Mapped(state, reason or word.strip())
+    return Mapped(state, reason if (reason or "").lower() not in _KUBERNETES_QUIET else None)
+
+
+_COMPLETED_WORDS = frozenset({"COMPLETED", "COMPLETE", "SUCCEEDED"})
+
+
+def ran_to_completion(word: str | None) -> bool:
+    """True when a scheduler word says the job ran to its end without error (SLURM's COMPLETED,
+    a Kubernetes Job's Complete condition or its pod's Succeeded phase)."""
+    return (word or "").strip().upper() in _COMPLETED_WORDS
+
+
 def mapper_for(kind: str):
     """The mapping function for a backend kind; the local backend speaks SLURM's words."""
     if kind in ("slurm", "local"):
         return map_slurm
+    if kind == "kubernetes":
+        return map_kubernetes
     raise ValueError(f"no state mapping for backend kind {kind!r}")

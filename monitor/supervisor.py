@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor.attach import IntentVerdict, settle_intents
+from monitor.chains import gate_updates, ready_stages
 from monitor.controller import SEARCH_MARGIN, Controller, PollOutcome, SubmitOutcome, build_request, log_paths
 from monitor.errors import BackendUnavailable, SchedulerRejected
+from monitor.log_copies import save_log_copies
 from monitor.model import Attempt, Event, Job, JobUpdate, Lease, Submission
 from monitor.policies import RestartDue, due_restarts
 from monitor.protocols import SessionStorage
@@ -63,8 +65,10 @@ class Supervisor:
         if not self.attached:
             outcome.intents = await self.settle_intents(outcome.warnings)
         outcome.poll = await self.controller.poll(search_all=not self.attached)
+        await save_log_copies(self.controller, outcome.warnings)
         self.attached = True
         outcome.restarts = await self.apply_policies(outcome.warnings)
+        outcome.restarts += await self.advance_chains(outcome.warnings)
         return outcome
 
     async def release(self) -> None:
@@ -108,6 +112,23 @@ class Supervisor:
         request = build_request(group, sub.tag) if group else None
         attempts = [(job, *log_paths(request, verdict.result, job)) for job in group] if request else []
         await self.store.confirm_submission(sub.id, verdict.result, attempts, now)
+
+    # -- chains -----------------------------------------------------------------------------
+
+    async def advance_chains(self, warnings: list[str]) -> list[str]:
+        """Say what waiting stages wait for, and submit the stages whose upstream all SUCCEEDED.
+        The intent written before each submission keeps a re-attach from submitting one twice."""
+        c = self.controller
+        jobs = await self.store.jobs(c.session)
+        await self.store.apply_updates(gate_updates(jobs, c.clock()), c.clock())
+        ready = [j for j in ready_stages(jobs) if j.spec.after]
+        lines = []
+        for outcome in await c.submit(ready) if ready else []:
+            if outcome.ok:
+                lines.append(f"{outcome.job_name}: upstream succeeded; submitted as {outcome.scheduler_id}")
+            else:
+                warnings.append(f"{outcome.job_name}: chain stage not submitted: {outcome.error}")
+        return lines
 
     # -- restart policies -------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor.controller import Controller
-from monitor.model import Job
+from monitor.model import Job, OutputStatus
 from monitor.output_check import Progress, check_outputs
 from monitor.states import State
 from monitor.validation import scheduler_completed
@@ -51,6 +51,10 @@ def _eligible(job: Job, force: bool) -> str | None:
     return f"{job.state}: validated once the scheduler says it completed"
 
 
+def _missing_text(output: OutputStatus) -> str:
+    return output.path + (f" ({output.problem})" if output.problem and output.problem != "missing" else "")
+
+
 async def validate_jobs(
     controller: Controller, jobs: Sequence[Job], force: bool = False, progress: Progress | None = None
 ) -> list[ValidationResult]:
@@ -63,8 +67,13 @@ async def validate_jobs(
         if why is None:
             chosen[job.cluster].append(job)
         else:
-            results[job.id] = ValidationResult(job, job.state, job.state, job.outputs_verified or 0,
-                                               len(job.spec.outputs), note=why)  # fmt: skip
+            last = await controller.store.outputs(job.id) if job.id is not None else []
+            missing = tuple(_missing_text(o) for o in last if not o.present)
+            verified = sum(1 for o in last if o.present)
+            expected = len(last) or len(job.spec.outputs)
+            results[job.id] = ValidationResult(
+                job, job.state, job.state, verified, expected, missing, note=why
+            )
     updates = []
     for cluster, group in chosen.items():
         settings = controller.validation_settings()
@@ -77,8 +86,7 @@ async def validate_jobs(
             update = by_id.get(job.id)
             outputs = update.outputs if update and update.outputs is not None else ()
             after = update.state if update else job.state
-            missing = tuple(o.path + (f" ({o.problem})" if o.problem != "missing" else "") for o in outputs
-                            if not o.present)  # fmt: skip
+            missing = tuple(_missing_text(o) for o in outputs if not o.present)
             verified = sum(1 for o in outputs if o.present)
             results[job.id] = ValidationResult(job, job.state, after, verified, len(outputs), missing)
     await controller.store.apply_updates(updates, controller.clock())

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.model import AttemptPatch, Event, Job, JobUpdate, OutputCheck, OutputStatus, PathStat
+from monitor.state_map import DELETED, ran_to_completion
 from monitor.states import State
 from monitor.templates import expand
 
@@ -46,7 +47,18 @@ def check_output(check: OutputCheck, stat: PathStat | None) -> OutputStatus:
 def scheduler_completed(job: Job) -> bool:
     """True when the current attempt's scheduler word says the job ran to completion."""
     attempt = job.current
-    return attempt is not None and (attempt.raw_state or "").upper() == "COMPLETED"
+    return attempt is not None and ran_to_completion(attempt.raw_state)
+
+
+DELETED_UNJUDGED = "deleted from the API server while nobody watched; no outputs to judge"
+
+
+def _deleted_unjudged(job: Job, plan: Sequence[OutputCheck], settings: ValidationSettings) -> bool:
+    """A Kubernetes Job that vanished before anyone saw it end, with no outputs to look at: nothing
+    says it succeeded, so it must not become SUCCEEDED."""
+    attempt = job.current
+    deleted = attempt is not None and attempt.raw_state == DELETED
+    return deleted and (not plan or not settings.enabled)
 
 
 def judge(
@@ -63,6 +75,8 @@ def judge(
         return None
     if job.id is None:
         raise ValueError(f"job {job.key} has no store id")
+    if job.state is State.VALIDATING and _deleted_unjudged(job, plan, settings):
+        return _settle(job, State.LOST, DELETED_UNJUDGED, None, now)
     if not settings.enabled:
         return _settle(job, State.SUCCEEDED, "not validated (validation is off)", None, now)
     statuses = tuple(check_output(c, stats.get(c.path)) for c in plan)

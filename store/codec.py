@@ -19,8 +19,10 @@ def spec_from_json(text: str) -> JobSpec:
     raw: dict[str, Any] = json.loads(text)
     known = {f.name for f in fields(JobSpec)}
     data = {k: v for k, v in raw.items() if k in known}
-    for name in ("args", "options"):
+    for name in ("args", "options", "markers", "after"):
         data[name] = tuple(data.get(name) or ())
+    if data.get("stage") is not None:
+        data["stage"] = tuple(data["stage"])
     data["outputs"] = tuple(OutputCheck(**o) for o in data.get("outputs") or ())
     policy = data.get("restart") or {}
     data["restart"] = RestartPolicy(**{**policy, "on": tuple(policy.get("on") or ())})

@@ -103,6 +103,8 @@ class Database:
         await self.conn.execute("PRAGMA foreign_keys = ON")
         for number in range(version, LATEST):
             async with self.transaction():
+                if int(await self.scalar("PRAGMA user_version")) > number:
+                    continue  # another jobdeck opening the same new file migrated it meanwhile
                 for statement in _statements(MIGRATIONS[number]):
                     await self.conn.execute(statement)
                 await self.conn.execute(f"PRAGMA user_version = {number + 1}")

@@ -113,6 +113,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE attempts ADD COLUMN log_size INTEGER;
     ALTER TABLE attempts ADD COLUMN log_grew_at REAL;
     """,
+    # 3: the last lines of finished Kubernetes pods' logs, kept for when the pod is gone
+    # (data NULL: the pod was gone before a copy could be taken)
+    """
+    CREATE TABLE log_copies (
+        attempt_id INTEGER NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+        stream TEXT NOT NULL,
+        data BLOB,
+        saved_at REAL NOT NULL,
+        PRIMARY KEY (attempt_id, stream)
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -17,6 +17,7 @@ from monitor.model import (
     JobSpec,
     JobUpdate,
     Lease,
+    LogOffset,
     OutputStatus,
     SessionSummary,
     Submission,
@@ -230,6 +231,7 @@ class SessionStore:
                     "log_path, err_path) VALUES (?, ?, ?, ?, ?, 'QUEUED', ?, ?, ?)",
                     (job.id, number, submission_id, sub.kind, scheduler_id, now, log_path, err_path),
                 )
+                await conn.execute("DELETE FROM outputs WHERE job_id = ?", (job.id,))
                 await conn.execute(
                     "UPDATE jobs SET state = 'QUEUED', reason = NULL, exit_code = NULL, missing_since = NULL, "
                     "outputs_verified = NULL, updated_at = ? WHERE id = ?",
@@ -309,6 +311,8 @@ class SessionStore:
                     await _patch_current_attempt(conn, u)
                 if u.outputs is not None:
                     await _replace_outputs(conn, u, now)
+                if u.log_offsets:
+                    await _upsert_log_offsets(conn, u, now)
             events = [(u.job_db_id, e) for u in updates for e in u.events]
             by_session: dict[int, list[tuple[int, Event]]] = defaultdict(list)
             for job_db_id, event in events:
@@ -414,6 +418,21 @@ class SessionStore:
 
     # -- log offsets ------------------------------------------------------------------------
 
+    async def log_offsets(self, job_db_ids: Iterable[int], stream: str) -> dict[tuple[int, int], LogOffset]:
+        """The stored offsets of `stream` by (job row id, attempt number), for the poll's readers."""
+        found = {}
+        ids = list(job_db_ids)
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            for job_id, number, path, offset, identity in await self._rows(
+                "SELECT a.job_id, a.number, o.path, o.offset, o.identity FROM log_offsets o "
+                f"JOIN attempts a ON a.id = o.attempt_id WHERE o.stream = ? AND a.job_id IN "
+                f"({','.join('?' * len(chunk))})",
+                [stream, *chunk],
+            ):
+                found[job_id, number] = LogOffset(number, stream, path, offset, identity)
+        return found
+
     async def log_offset(self, attempt_id: int, stream: str) -> tuple[str, int, str | None] | None:
         rows = await self._rows(
             "SELECT path, offset, identity FROM log_offsets WHERE attempt_id = ? AND stream = ?",
@@ -431,6 +450,42 @@ class SessionStore:
                 "offset = excluded.offset, identity = excluded.identity, updated_at = excluded.updated_at",
                 (attempt_id, stream, path, offset, identity, now),
             )
+
+    # -- log copies (the last lines of a Kubernetes pod's log, for when the pod is gone) -------
+
+    async def log_copies_due(
+        self, session: str, clusters: Sequence[str], limit: int
+    ) -> list[tuple[int, str, str]]:
+        """(attempt row id, cluster, log path) of the session's finished attempts on `clusters` whose
+        log has no copy yet, oldest first, at most `limit`."""
+        if not clusters:
+            return []
+        active = [s.value for s in (State.PENDING, State.SUBMITTING, State.QUEUED, State.RUNNING)]
+        rows = await self._rows(
+            "SELECT a.id, j.cluster, a.log_path FROM attempts a JOIN jobs j ON j.id = a.job_id "
+            "JOIN sessions s ON s.id = j.session_id WHERE s.name = ? AND a.log_path IS NOT NULL "
+            f"AND j.cluster IN ({','.join('?' * len(clusters))}) AND a.state NOT IN ({','.join('?' * len(active))}) "
+            "AND NOT EXISTS (SELECT 1 FROM log_copies c WHERE c.attempt_id = a.id) ORDER BY a.id LIMIT ?",
+            [session, *clusters, *active, limit],
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def save_log_copy(self, attempt_id: int, stream: str, data: bytes | None, now: float) -> None:
+        """Keep `data` as the copy of an attempt's log; None records that there was nothing left to copy."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO log_copies (attempt_id, stream, data, saved_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(attempt_id, stream) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
+                (attempt_id, stream, data, now),
+            )
+
+    async def log_copy(self, attempt_id: int, stream: str) -> tuple[bytes, float] | None:
+        """The kept copy of an attempt's log and when it was saved; None when there is none."""
+        rows = await self._rows(
+            "SELECT data, saved_at FROM log_copies WHERE attempt_id = ? AND stream = ? AND data IS NOT NULL",
+            (attempt_id, stream),
+        )
+        return (bytes(rows[0][0]), rows[0][1]) if rows else None
 
 
 def _job_from_row(r: Any) -> Job:
@@ -471,6 +526,17 @@ async def _insert_found_attempt(conn: Any, job_db_id: int, a: Attempt) -> None:
         (job_db_id, a.submission_id, a.kind, a.job_id, a.state.value, a.raw_state, a.reason, a.exit_code,
          a.submit_time, a.start_time, a.end_time, a.log_path, a.err_path, a.requeues, job_db_id),
     )  # fmt: skip
+
+
+async def _upsert_log_offsets(conn: Any, u: JobUpdate, now: float) -> None:
+    """By attempt number, so an attempt added earlier in the same transaction is found."""
+    await conn.executemany(
+        "INSERT INTO log_offsets (attempt_id, stream, path, offset, identity, updated_at) "
+        "SELECT id, ?, ?, ?, ?, ? FROM attempts WHERE job_id = ? AND number = ? "
+        "ON CONFLICT(attempt_id, stream) DO UPDATE SET path = excluded.path, offset = excluded.offset, "
+        "identity = excluded.identity, updated_at = excluded.updated_at",
+        [(o.stream, o.path, o.offset, o.identity, now, u.job_db_id, o.attempt) for o in u.log_offsets],
+    )
 
 
 async def _replace_outputs(conn: Any, u: JobUpdate, now: float) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from monitor.aggregate import aggregate_state
+from monitor.chains import stage_label
 from monitor.errors import InputError
 from monitor.model import Job
 from monitor.states import State, parse_state
@@ -53,6 +55,19 @@ def _counts_text(counts: dict[State, int]) -> str:
     return " ".join(f"{state.value.lower()}={n}" for state, n in sorted(counts.items()))
 
 
+def array_states(jobs: Sequence[Job]) -> dict[tuple[str, str], State]:
+    """Each array's state as a whole, so `--status partial` finds a PARTIAL array's tasks."""
+    tasks: dict[tuple[str, str], list[State]] = defaultdict(list)
+    for job in jobs:
+        if job.task is not None:
+            tasks[(job.session, job.name)].append(job.state)
+    return {key: aggregate_state(states) for key, states in tasks.items()}
+
+
+def _value(state: State | None) -> str | None:
+    return state.value if state is not None else None
+
+
 def _states_option(values: Sequence[str]) -> list[State] | None:
     words = [w for value in values for w in value.split(",") if w.strip()]
     if not words:
@@ -82,11 +97,15 @@ async def list_jobs(ctx: click.Context, session: str | None, status: Sequence[st
         try:
             if session is not None:
                 await store.session_id(session)
-            jobs = await store.jobs(session, states=states)
+            jobs = await store.jobs(session)
         finally:
             await store.close()
+    wholes = array_states(jobs)
+    if states is not None:
+        wanted = set(states)
+        jobs = [j for j in jobs if j.state in wanted or wholes.get((j.session, j.name)) in wanted]
     if as_json:
-        emit_json([job_dict(j) for j in jobs])
+        emit_json([{**job_dict(j), "array_state": _value(wholes.get((j.session, j.name)))} for j in jobs])
     else:
         click.echo(jobs_table(jobs))
 
@@ -108,7 +127,12 @@ async def status(ctx: click.Context, job: str, session: str | None, as_json: boo
         details = [await _details(store, j) for j in jobs]
     finally:
         await store.close()
-    data = details[0] if len(jobs) == 1 else _array_summary(jobs, details)
+    if len(jobs) == 1:
+        data = details[0]
+    elif jobs[0].spec.chain and len({j.name for j in jobs}) > 1:
+        data = _chain_summary(jobs, details)
+    else:
+        data = _array_summary(jobs, details)
     if as_json:
         emit_json(data)
     else:
@@ -144,9 +168,33 @@ def _array_summary(jobs: Sequence[Job], details: Sequence[dict[str, Any]]) -> di
     }
 
 
+def _chain_summary(jobs: Sequence[Job], details: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A generated series: each stage in order with its state (held stages say what they wait for)."""
+    first = jobs[0]
+    return {
+        "session": first.session,
+        "name": first.spec.chain,
+        "chain": first.spec.chain,
+        "task": None,
+        "state": aggregate_state([j.state for j in jobs]).value,
+        "reason": next((j.reason for j in jobs if j.reason and j.reason.startswith("held")), None),
+        "stages_total": len({j.name for j in jobs}),
+        "counts": {
+            s.value: sum(1 for j in jobs if j.state is s) for s in State if any(j.state is s for j in jobs)
+        },
+        "stages": [{**d, "stage": stage_label(j)} for j, d in zip(jobs, details, strict=True)],
+    }
+
+
 def _print_status(data: dict[str, Any]) -> None:
     head = f"{data['session']}/{data['name']}" + (f"[{data['task']}]" if data.get("task") is not None else "")
     click.echo(f"{head}: {data['state']}" + (f" ({data['reason']})" if data.get("reason") else ""))
+    if "stages" in data:
+        for stage in data["stages"]:
+            click.echo(
+                f"  {stage['stage']:<12} {stage['name']:<24} {stage['state']:<10} {stage['job_id'] or '-':<10} {stage['reason'] or ''}"
+            )
+        return
     if "tasks" in data:
         click.echo("  " + " ".join(f"{k.lower()}={v}" for k, v in data["counts"].items()))
         for task in data["tasks"]:
@@ -163,7 +211,8 @@ def _print_status(data: dict[str, Any]) -> None:
         )
     missing = [o["path"] for o in data["outputs"] if not o["present"]]
     if data["outputs"]:
-        click.echo(f"  outputs: {data['outputs_verified']}/{data['outputs_expected']} verified")
+        verified = "-" if data["outputs_verified"] is None else data["outputs_verified"]
+        click.echo(f"  outputs: {verified}/{data['outputs_expected']} verified")
         for path in missing[:5]:
             click.echo(f"    missing: {path}")
         if len(missing) > 5:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from monitor.chains import ready_stages
 from monitor.controller import Controller, SubmitOutcome
 from monitor.mark_failed import mark_failed
 from monitor.model import Job
@@ -258,14 +259,19 @@ async def submit_pending(
                 raise click.UsageError("name JOBs or a --session")
             await store.session_id(session)
             chosen = await store.jobs(session)
-        pending = [j for j in chosen if j.state is State.PENDING]
+        everything = [j for name in {c.session for c in chosen} for j in await store.jobs(name)]
+        ready = {j.id for j in ready_stages(everything)}
+        pending = [j for j in chosen if j.id in ready]
+        waiting = [f"{j.key}: {j.reason}" for j in chosen if j.state is State.PENDING and j.id not in ready]
         parts = await per_session(store, pending, lambda c, mine: c.submit(mine, dry_run=dry_run))
     finally:
         await store.close()
     outcomes = [o for part in parts for o in part]
     if as_json:
-        emit_json([_outcome_dict(o) for o in outcomes])
+        emit_json({"submissions": [_outcome_dict(o) for o in outcomes], "waiting": waiting})
     else:
-        click.echo("\n".join(_outcome_line("submit", o) for o in outcomes) or "nothing pending")
+        click.echo("\n".join(_outcome_line("submit", o) for o in outcomes) or "nothing ready to submit")
+        for line in waiting:
+            click.echo(f"not yet: {line}")
     if any(not o.ok for o in outcomes):
         sys.exit(1)

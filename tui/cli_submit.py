@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from monitor.arrays import format_indices
+from monitor.chains import ready_stages
 from monitor.controller import Controller, SubmitOutcome
 from monitor.expand import expand_manifest
 from monitor.manifest import load_manifest
@@ -59,7 +60,7 @@ async def register_and_submit(
         await store.add_jobs(session_id, [(d.name, d.task, d.spec) for d in definitions], now)
         controller = await open_controller(store, session)
         try:
-            return session, await controller.submit(await store.jobs(session, states=[State.PENDING]))
+            return session, await controller.submit(ready_stages(await store.jobs(session)))
         finally:
             await close_controller(controller)
     finally:
@@ -91,11 +92,9 @@ async def _dry_run_submit(
     """What `submit` would send, without writing the session or the intents (nor creating the
     database)."""
     known = {(j.name, j.task): j for j in await store.jobs(session)} if store else {}
-    todo = [
-        Job(session, d.name, d.task, d.spec.cluster, State.PENDING, d.spec)
-        for d in definitions
-        if (d.name, d.task) not in known or known[(d.name, d.task)].state is State.PENDING
-    ]
+    every = [known.get((d.name, d.task)) or Job(session, d.name, d.task, d.spec.cluster, State.PENDING, d.spec)
+             for d in definitions]  # fmt: skip
+    todo = ready_stages(every)
     backends = {n: make_backend(c, Path("/nonexistent")) for n, c in clusters_of(manifest).items()}
     controller = Controller(store, session, backends)  # type: ignore[arg-type]
     return await controller.submit(todo, dry_run=True)
@@ -155,7 +154,7 @@ async def track(ctx: click.Context, session: str, submit_now: bool, as_json: boo
         if submit_now and result.never_submitted:
             controller = await open_controller(store, session)
             try:
-                outcomes = await controller.submit(await store.jobs(session, states=[State.PENDING]))
+                outcomes = await controller.submit(ready_stages(await store.jobs(session)))
             finally:
                 await close_controller(controller)
     finally:

@@ -69,8 +69,10 @@ def _outputs(verified: int | None, expected: int) -> str:
 def _job_row(job: Job, now: float, parent: str | None, warning: str | None = None) -> TableRow:
     attempt = job.current
     expected = job.outputs_expected if job.outputs_expected is not None else len(job.spec.outputs)
+    stage = job.spec.stage
+    label = f"{job.name} {stage[0] + 1}/{stage[1]}" if stage else job.name
     cells = (
-        job.name if parent is None else f"  {job.name}",
+        label if parent is None else f"  {label}",
         "" if job.task is None else str(job.task),
         job.state.value,
         f"⚠ {warning}" if warning else job.reason or "",

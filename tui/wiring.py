@@ -7,8 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from backends.kubernetes.backend import KubernetesBackend
+from backends.kubernetes.connection import Settings
 from backends.local.backend import LocalBackend
 from backends.runners.base import Runner
+from backends.runners.files import RemoteFiles
 from backends.runners.local import LocalRunner
 from backends.runners.ssh import SshRunner
 from backends.slurm.backend import SlurmBackend
@@ -27,12 +30,14 @@ def validation_enabled() -> bool:
 
 def make_runner(cluster: ClusterConfig) -> Runner:
     """A local runner, or one reused SSH connection configured like `ssh` (~/.ssh/config, or the
-    file named by JOBDECK_SSH_CONFIG, as `ssh -F` would)."""
-    if cluster.host is None:
+    file named by JOBDECK_SSH_CONFIG, as `ssh -F` would). A Kubernetes cluster's runner is where
+    its outputs are checked: its `outputs_host`, else this machine."""
+    host = cluster.outputs_host if cluster.backend == "kubernetes" else cluster.host
+    if host is None:
         return LocalRunner()
     config = os.environ.get("JOBDECK_SSH_CONFIG")
     return SshRunner(
-        cluster.host,
+        host,
         port=cluster.port,
         user=cluster.user,
         identity_file=cluster.identity_file,
@@ -42,14 +47,23 @@ def make_runner(cluster: ClusterConfig) -> Runner:
     )
 
 
-AVAILABLE_BACKENDS = ("slurm", "local")
+AVAILABLE_BACKENDS = ("slurm", "local", "kubernetes")
 
 
-def make_backend(cluster: ClusterConfig, local_state: Path) -> Backend:
+def make_backend(cluster: ClusterConfig, local_state: Path, session: str | None = None) -> Backend:
+    """The backend of a cluster; `session` narrows a Kubernetes backend's lists to that session's Jobs."""
     if cluster.backend == "slurm":
         return SlurmBackend(cluster.name, make_runner(cluster))
     if cluster.backend == "local":
         return LocalBackend(cluster.name, local_state, max_parallel=cluster.max_parallel)
+    if cluster.backend == "kubernetes":
+        return KubernetesBackend(
+            cluster.name,
+            session=session,
+            settings=Settings(cluster.kubeconfig, cluster.context, cluster.namespace),
+            ttl_after_finished=cluster.ttl_seconds_after_finished,
+            files=RemoteFiles(make_runner(cluster)),
+        )
     raise InputError(
         f"cluster {cluster.name!r}: the {cluster.backend} backend is not available in this version"
     )
@@ -77,7 +91,7 @@ async def open_controller(store: SessionStore, session: str, *, validate: bool |
     _, manifest = await store.session_manifest(session)
     config = SessionConfig.model_validate(manifest["session"])
     local_state = store.path.parent / "local-jobs"
-    backends = {name: make_backend(c, local_state) for name, c in clusters_of(manifest).items()}
+    backends = {name: make_backend(c, local_state, session) for name, c in clusters_of(manifest).items()}
     settings = ControllerSettings(
         poll_interval=config.poll_interval,
         lost_grace=config.lost_grace,

@@ -38,7 +38,15 @@ from backends.local.records import (
 )
 from monitor.errors import BackendUnavailable, SchedulerRejected
 from monitor.log_patterns import resolve_pattern
-from monitor.model import Observation, PathStat, PollReport, SubmitRequest, SubmitResult, TaskSpec
+from monitor.model import (
+    Observation,
+    PathStat,
+    PollReport,
+    ReadChunk,
+    SubmitRequest,
+    SubmitResult,
+    TaskSpec,
+)
 
 T = TypeVar("T")
 
@@ -101,6 +109,10 @@ class LocalBackend:
 
     async def read_bytes(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
         return await self._in_thread(f"read of {path}", _read_bytes, path, offset, limit, timeout=TIMEOUT)
+
+    async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
+        what = f"read of {len(requests)} files"
+        return await self._in_thread(what, _read_many, list(requests), timeout=TIMEOUT)
 
     async def close(self) -> None:
         """Nothing is held open: the shims own the tasks."""
@@ -348,3 +360,23 @@ def _read_bytes(path: str, offset: int, limit: int) -> tuple[bytes, int]:
         raise
     except OSError as exc:
         raise BackendUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _read_many(requests: list[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
+    """Data, size and identity of each file from one open descriptor (so a rotation is all or nothing)."""
+    found: dict[str, ReadChunk | None] = {}
+    for path, offset, limit in requests:
+        if path in found:
+            raise ValueError("read_many: a path is asked for twice")
+        try:
+            with open(path, "rb") as file:
+                data = os.pread(file.fileno(), max(limit, 0), max(offset, 0))
+                info = os.fstat(file.fileno())
+        except (FileNotFoundError, NotADirectoryError):
+            found[path] = None
+            continue
+        except OSError as exc:
+            found[path] = ReadChunk(b"", 0, None, exc.strerror or str(exc))
+            continue
+        found[path] = ReadChunk(data, info.st_size, f"{info.st_dev}:{info.st_ino}")
+    return found

@@ -1,7 +1,7 @@
 """Files on the cluster, reached through a runner: batched stats for validation, byte ranges for logs.
 
 One command per batch, never one per file (principle 7): the paths travel NUL-separated on stdin
-to `xargs -0 stat`, so names with spaces, quotes, newlines or `$(...)` are data, never code.
+to `xargs -0`, so names with spaces, quotes, newlines or `$(...)` are data, never code.
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from backends.runners.base import CommandResult, Runner
+from backends.runners.frames import READ_MANY_ARGV, parse_frames
 from monitor.errors import BackendUnavailable
-from monitor.model import PathStat
+from monitor.model import PathStat, ReadChunk
 
 _STAT = ["xargs", "-0", "-r", "stat", "-L", "--printf", "%s\\t%Y\\t%n\\0", "--"]
 _SHA = ["xargs", "-0", "-r", "sha256sum", "-z", "--"]
+_C_LOCALE = {"LC_ALL": "C"}  # stat's messages in English whatever the user's language: they are parsed
+_MISSING = (": No such file or directory", ": Not a directory")  # how stat ends a line for a missing path
 _READ = (
     'stat -L -c %s -- "$1" || exit 3; '
     'exec dd if="$1" bs=65536 skip="$2" count="$3" iflag=skip_bytes,count_bytes status=none'
@@ -34,7 +37,7 @@ class RemoteFiles:
             return {}
         found: dict[str, PathStat | None] = dict.fromkeys(paths)
         data = b"".join(p.encode() + b"\0" for p in paths)
-        result = await self.runner.run(_STAT, input=data, timeout=self.timeout)
+        result = await self.runner.run(_STAT, input=data, timeout=self.timeout, env=_C_LOCALE)
         self._raise_unless_only_missing(result)
         for record in result.stdout.split(b"\0"):
             if not record:
@@ -54,7 +57,7 @@ class RemoteFiles:
         if not paths:
             return {}
         data = b"".join(p.encode() + b"\0" for p in paths)
-        result = await self.runner.run(_SHA, input=data, timeout=self.timeout * 10)
+        result = await self.runner.run(_SHA, input=data, timeout=self.timeout * 10, env=_C_LOCALE)
         self._raise_unless_only_missing(result)
         sums = {}
         for record in result.stdout.split(b"\0"):
@@ -69,16 +72,37 @@ class RemoteFiles:
         problems = [
             line
             for line in result.stderr.decode(errors="replace").splitlines()
-            if line.strip() and "No such file or directory" not in line
+            if line.strip() and not line.endswith(_MISSING)
         ]
         if problems or result.returncode not in (0, 123):
             detail = problems[0] if problems else result.error_text()
             raise BackendUnavailable(f"{self.runner.description}: cannot check files: {detail}")
 
+    async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
+        """Byte ranges of many files in one command; see backends.runners.frames for the answer's form."""
+        if not requests:
+            return {}
+        paths = [path for path, _, _ in requests]
+        if len(set(paths)) != len(paths):
+            raise ValueError("read_many: a path is asked for twice")
+        data = b"".join(
+            f"{path}\0{max(0, offset)}\0{max(0, limit)}\0".encode(errors="surrogateescape")
+            for path, offset, limit in requests
+        )
+        result = await self.runner.run(READ_MANY_ARGV, input=data, timeout=self.timeout)
+        if not result.ok:
+            raise BackendUnavailable(f"{self.runner.description}: cannot read logs: {result.error_text()}")
+        try:
+            return parse_frames(result.stdout, paths)
+        except ValueError as exc:
+            raise BackendUnavailable(
+                f"{self.runner.description}: unexpected answer reading logs: {exc}"
+            ) from None
+
     async def read_bytes(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
         """Only the requested range travels; the first line of output is the file's size."""
         argv = ["sh", "-c", _READ, "sh", path, str(max(0, offset)), str(max(0, limit))]
-        result = await self.runner.run(argv, timeout=self.timeout)
+        result = await self.runner.run(argv, timeout=self.timeout, env=_C_LOCALE)
         if result.returncode == 3 or not result.ok:
             message = result.error_text()
             if "No such file" in message:

@@ -30,7 +30,7 @@ from backends.slurm.parse import (
     parse_squeue,
 )
 from monitor.errors import BackendUnavailable, NotSent, SchedulerRejected
-from monitor.model import Observation, PathStat, PollReport, SubmitRequest, SubmitResult
+from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
 
 SCRIPT_HEADER_BYTES = 65536
 
@@ -179,6 +179,9 @@ class SlurmBackend:
 
     async def read_bytes(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
         return await self.files.read_bytes(path, offset, limit)
+
+    async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
+        return await self.files.read_many(requests)
 
     async def close(self) -> None:
         await self.runner.close()

@@ -21,8 +21,9 @@ BAD_MANIFESTS = {
         [{"name": "a", "script": "behave.sh"}],
         "clusters.c.backend",
     ),
-    # Valid in a manifest, but this version has no backend for it: still bad input, refused before writing.
-    "unavailable-backend": ({"c": {"backend": "kubernetes"}}, [{"name": "a"}], "clusters.c.backend"),
+    # A Kubernetes job needs an image (and a command): refused before anything is written or sent.
+    "kubernetes-without-image": ({"c": {"backend": "kubernetes"}}, [{"name": "a", "command": ["true"]}],
+                                 'jobs[1] "a": image'),  # fmt: skip
 }
 
 

@@ -104,6 +104,6 @@ def test_relative_paths_are_normalised_and_absolute_ones_kept(tmp_path: Path) ->
 
 def test_kubernetes_job_without_script(tmp_path: Path) -> None:
     text = '[session]\nname = "s"\n[clusters.k]\nbackend = "kubernetes"\nworkdir = "/data"\n'
-    text += '[[jobs]]\nname = "a"\n'
+    text += '[[jobs]]\nname = "a"\nimage = "busybox"\ncommand = ["true"]\n'
     spec = load_and_expand(tmp_path, text)[0].spec
     assert (spec.cluster, spec.script, spec.workdir) == ("k", "", "/data")

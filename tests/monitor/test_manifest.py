@@ -138,7 +138,7 @@ def test_cluster_paths(tmp_path: Path) -> None:
         + '[clusters.k8s]\nbackend = "kubernetes"\nnamespace = "ns"\ncontext = "c"\n'
         + 'kubeconfig = "kube.yaml"\n'
         + '[[jobs]]\nname = "a"\nscript = "x.sh"\ncluster = "ssh"\n'
-        + '[[jobs]]\nname = "b"\ncluster = "k8s"\n'
+        + '[[jobs]]\nname = "b"\ncluster = "k8s"\nimage = "busybox"\ncommand = ["true"]\n'
     )
     clusters = load_manifest(write(tmp_path, "m.toml", text)).clusters
     folder = tmp_path.resolve()

@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from textual import work
 
+from monitor.chains import ready_stages
 from monitor.controller import SubmitOutcome
 from monitor.errors import JobdeckError
 from monitor.mark_failed import mark_failed
 from monitor.model import Job
 from monitor.restart import restart, split_restartable
 from monitor.resume import plan_resume, resume
-from monitor.states import State
 from monitor.track import track
 from monitor.validate_action import validate_jobs
 from tui.log_wiring import log_source
@@ -197,10 +197,11 @@ class JobActions:
     async def action_submit_pending(self) -> None:
         if not self._can_act("submit"):
             return
-        selected = [j for j in self.selected_jobs() if j.state is State.PENDING]  # type: ignore[attr-defined]
-        pending = selected or [j for j in self.jobs if j.state is State.PENDING]  # type: ignore[attr-defined]
+        ready = {j.id for j in ready_stages(self.jobs)}  # type: ignore[attr-defined]
+        selected = [j for j in self.selected_jobs() if j.id in ready]  # type: ignore[attr-defined]
+        pending = selected or [j for j in self.jobs if j.id in ready]  # type: ignore[attr-defined]
         if not pending:
-            self.notify("no job waits to be submitted (PENDING)", severity="warning")  # type: ignore[attr-defined]
+            self.notify("no job is ready to be submitted (PENDING, upstream stages done)", severity="warning")  # type: ignore[attr-defined]
             return
 
         async def run() -> None:

@@ -71,12 +71,18 @@ class JobsScreen(JobActions, Screen[None]):
             self.run_worker(self._poll_loop(), group="poll", exclusive=True)
 
     async def on_unmount(self) -> None:
-        if self.supervisor is not None:
-            await self.supervisor.release()
+        if self.supervisor is not None and not self.app.read_only:  # type: ignore[attr-defined]
+            await self.supervisor.release()  # a read-only store holds no lease (and refuses writes)
         if self.controller is not None:
             await close_controller(self.controller)
 
     # -- data -------------------------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        """True once the screen is being taken down (quit, back): a store read that ends then must
+        not touch its widgets, which are already going away."""
+        return not self.display
 
     def now(self) -> float:
         return self.app.clock()  # type: ignore[attr-defined]
@@ -87,6 +93,8 @@ class JobsScreen(JobActions, Screen[None]):
             jobs = await self.app.store.jobs(self.session)  # type: ignore[attr-defined]
         except JobdeckError as exc:
             self.notify(str(exc), severity="error")
+            return
+        if self.closing:
             return
         self.jobs = jobs
         self.by_key = {job_key(j): j for j in jobs}
@@ -174,7 +182,8 @@ class JobsScreen(JobActions, Screen[None]):
         except JobdeckError as exc:
             self.notify(str(exc), severity="error")
             return
-        pane.show(render_detail(job, events, outputs))
+        if not self.closing:
+            pane.show(render_detail(job, events, outputs))
 
     @on(JobTable.CursorMoved)
     async def _cursor_moved(self, event: JobTable.CursorMoved) -> None:

@@ -123,7 +123,7 @@ class LogScreen(Screen[None]):
             except JobdeckError as exc:  # show the tail instead, and say why
                 notice = f"--- cannot load the saved position ({exc}): showing the tail ---"
                 self.post_message(TailUpdate(generation, None, notice=notice))
-        tail = LogTail(source.read, path, start_offset=start)
+        tail = LogTail(source.read, path, start_offset=start, read_chunk=source.read_chunk)
         saved = start
         caught_up = False  # lines read before the tail first caught up were already there: no read time
         while True:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from monitor.log_tail import ReadBytes
+from monitor.log_tail import ReadBytes, ReadChunkOf
 
 STREAMS = ("stdout", "stderr")
 
@@ -33,4 +33,5 @@ class LogSource:
         None  # (attempt, stream, path, offset)
     )
     load_offset: Callable[[int, str], Awaitable[int | None]] | None = None  # (attempt, stream) -> offset
+    read_chunk: ReadChunkOf | None = None  # used instead of `read` when given: also notices a replaced file
 

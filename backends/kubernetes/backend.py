@@ -1,0 +1,395 @@
+"""The Kubernetes backend: Jobs created from the manifest, one list of Jobs and one of Pods per poll
+(selected by the session's label), logs read from the API server, outputs checked where they live.
+
+The official client is blocking: every call runs in this backend's own thread pool (never asyncio's
+default executor, which the app's other workers share) with `_request_timeout` set, and is awaited
+with a deadline of its own. An API server that does not answer raises BackendUnavailable, so no job
+changes state because of it; one that answers is authoritative: a Job it no longer lists was deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes.client import BatchV1Api, CoreV1Api
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, SSLError
+
+from backends.kubernetes.connection import Connection, ServiceAccount, Settings, connect
+from backends.kubernetes.job_spec import build_job
+from backends.kubernetes.naming import MANAGED_BY, SESSION, LogRef, label_value, parse_log_ref, task_id
+from backends.kubernetes.observe import SOURCE, Json, indexes, observe, tasks_of
+from backends.runners.files import RemoteFiles
+from backends.runners.local import LocalRunner
+from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
+from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
+from monitor.state_map import DELETED
+
+T = TypeVar("T")
+
+LOG_CAP = 16 * 1024 * 1024
+"""Most bytes of one container log read: the API serves a log whole, and the kubelet rotates at 10 MiB."""
+GRACE = 5.0  # seconds a call may take beyond its request timeouts before it is given up on
+
+
+class KubernetesBackend:
+    """monitor.protocols.Backend for one namespace of one Kubernetes cluster."""
+
+    kind = "kubernetes"
+
+    def __init__(
+        self,
+        cluster: str,
+        *,
+        session: str | None = None,
+        settings: Settings | None = None,
+        ttl_after_finished: int | None = None,
+        files: RemoteFiles | None = None,
+        service_account: ServiceAccount | None = None,
+        environ: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        workers: int = 4,
+    ) -> None:
+        self.cluster = cluster
+        self.session = session
+        self.settings = settings or Settings()
+        self.ttl_after_finished = ttl_after_finished
+        self.files = files or RemoteFiles(LocalRunner(), timeout)
+        self.service_account = service_account or ServiceAccount()
+        self.environ = os.environ if environ is None else environ
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: Connection | None = None
+        self._connecting = asyncio.Lock()
+
+    @property
+    def selector(self) -> str:
+        """The label selector of this session's Jobs and pods (every jobdeck Job without a session)."""
+        return f"{SESSION}={label_value(self.session)}" if self.session else f"{MANAGED_BY}=jobdeck"
+
+    # -- submit ----------------------------------------------------------------------------------
+
+    def describe_submit(self, request: SubmitRequest) -> str:
+        namespace = self._connection.namespace if self._connection else self.settings.namespace
+        try:
+            job = build_job(request, namespace or "<the context's namespace>", self.ttl_after_finished)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return yaml.dump(job, Dumper=_Dumper, sort_keys=False, width=1000).rstrip()
+
+    async def submit(self, request: SubmitRequest) -> SubmitResult:
+        try:
+            connection = await self._connect()
+        except BackendUnavailable as exc:
+            raise NotSent(str(exc)) from exc
+        try:
+            body = build_job(request, connection.namespace, self.ttl_after_finished)
+        except ValueError as exc:
+            raise SchedulerRejected(str(exc)) from None
+        name = body["metadata"]["name"]
+        what = f"create Job {connection.namespace}/{name}"
+        try:
+            await self._call(what, lambda c: _body(BatchV1Api(c.api).create_namespaced_job(
+                c.namespace, body, **self._options)))  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 401:
+                raise NotSent(self._refused(exc, what)) from None
+            if exc.status != 409:  # 409: this very request arrived before (the name is unique to its tag)
+                error = (
+                    SchedulerRejected
+                    if 400 <= (exc.status or 0) < 500 and exc.status != 429
+                    else BackendUnavailable
+                )
+                raise error(self._refused(exc, what)) from None
+        task_ids = {task.index: task_id(name, task.index) for task in request.tasks}
+        return SubmitResult(name, task_ids, what)
+
+    # -- poll, find, cancel ----------------------------------------------------------------------
+
+    async def poll(self, job_ids: Sequence[str], since: float | None) -> PollReport:
+        """One list of the session's Jobs and one of its pods. A Job the list does not show was
+        deleted (the API server, unlike squeue, forgets nothing on its own): DELETED."""
+        if not job_ids:
+            return PollReport({})
+        jobs, pods = await asyncio.gather(self._list_jobs(), self._list_pods())
+        found = observe(jobs, pods)
+        listed = {job["metadata"]["name"] for job in jobs}
+        observations = {}
+        for wanted in job_ids:
+            if wanted in found:
+                observations[wanted] = found[wanted]
+            elif wanted.split("_", 1)[0] not in listed:
+                observations[wanted] = Observation(wanted, DELETED, source=SOURCE)
+        return PollReport(observations, ("list jobs", "list pods"))
+
+    async def find(self, names: Sequence[str], tags: Sequence[str], since: float) -> PollReport:
+        """The session's Jobs created since `since` whose job name or tag annotation is asked for."""
+        jobs, pods = await asyncio.gather(self._list_jobs(), self._list_pods())
+        wanted_names, wanted_tags = set(names), set(tags)
+        found = {
+            key: obs
+            for key, obs in observe(jobs, pods).items()
+            if (obs.name in wanted_names or obs.tag in wanted_tags) and (obs.submit_time or since) >= since
+        }
+        return PollReport(found, ("list jobs", "list pods"))
+
+    async def cancel(self, job_ids: Sequence[str]) -> list[str]:
+        """Delete the Jobs (pods too: propagationPolicy Background). A Job that already ended is left
+        for the poll to report; an Indexed Job is deleted only when every task it still runs is asked
+        for (Kubernetes cannot stop one index). Returns the IDs now cancelled for good."""
+        asked: dict[str, set[int | None]] = defaultdict(set)
+        for job_id in job_ids:
+            base, _, task = job_id.partition("_")
+            asked[base].add(int(task) if task.isdigit() else None)
+        if not asked:
+            return []
+        listed = {job["metadata"]["name"]: job for job in await self._list_jobs()}
+        doomed = {}
+        for name, tasks in asked.items():
+            job = listed.get(name)
+            running = _running_tasks(job) if job is not None else set()
+            if running - tasks:
+                shown = ", ".join(str(t) for t in sorted(running - tasks))
+                raise SchedulerRejected(
+                    f"{name}: tasks {shown} of this Indexed Job still run and Kubernetes cannot stop some "
+                    "indexes alone; cancel the whole job"
+                )
+            if running:
+                doomed[name] = running
+        for name in doomed:
+            await self._delete_job(name)
+        return [task_id(name, task) for name, tasks in doomed.items() for task in sorted(tasks, key=_order)]
+
+    async def _delete_job(self, name: str) -> None:
+        what = f"delete Job {name}"
+        try:
+            await self._call(what, lambda c: _body(BatchV1Api(c.api).delete_namespaced_job(
+                name, c.namespace, propagation_policy="Background", **self._options)))  # fmt: skip
+        except ApiException as exc:
+            if exc.status != 404:  # gone already
+                raise BackendUnavailable(self._refused(exc, what)) from None
+
+    async def _list_jobs(self) -> list[Json]:
+        return await self._list("list jobs", lambda c: BatchV1Api(c.api).list_namespaced_job(
+            c.namespace, label_selector=self.selector, **self._options))  # fmt: skip
+
+    async def _list_pods(self) -> list[Json]:
+        return await self._list("list pods", lambda c: CoreV1Api(c.api).list_namespaced_pod(
+            c.namespace, label_selector=self.selector, **self._options))  # fmt: skip
+
+    async def _list(self, what: str, request: Callable[[Connection], Any]) -> list[Json]:
+        try:
+            answer = await self._call(what, lambda c: json.loads(_body(request(c))))
+        except ApiException as exc:
+            raise BackendUnavailable(self._refused(exc, what)) from None
+        except ValueError as exc:
+            raise BackendUnavailable(f"{self._where()}: {what}: the answer is not JSON: {exc}") from None
+        return answer.get("items") or []
+
+    # -- files and logs --------------------------------------------------------------------------
+
+    async def stat_paths(self, paths: Sequence[str], checksum: bool = False) -> dict[str, PathStat | None]:
+        """Outputs where they live (this machine, or the host of `outputs_host`); a `k8s://` log's
+        size (up to LOG_CAP) for the stalled-log warning."""
+        logs = {path: ref for path in paths if (ref := _log_ref(path))}
+        found = await self.files.stat_paths([p for p in paths if p not in logs], checksum)
+        sizes = await asyncio.gather(*(self._log_size(ref) for ref in logs.values()))
+        found.update(zip(logs, sizes, strict=True))
+        return found
+
+    async def read_bytes(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
+        ref = _log_ref(path)
+        if ref is None:
+            return await self.files.read_bytes(path, offset, limit)
+        data = await self._log(ref)
+        return data[max(0, offset) : max(0, offset) + max(0, limit)], len(data)
+
+    async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
+        paths = [path for path, _, _ in requests]
+        if len(set(paths)) != len(paths):
+            raise ValueError("read_many: a path is asked for twice")
+        logs = [(path, offset, limit, ref) for path, offset, limit in requests if (ref := _log_ref(path))]
+        found = await self.files.read_many([r for r in requests if not _log_ref(r[0])])
+        chunks = await asyncio.gather(
+            *(self._log_chunk(ref, offset, limit) for _, offset, limit, ref in logs)
+        )
+        found.update(zip((path for path, *_ in logs), chunks, strict=True))
+        return found
+
+    async def read_tail(self, path: str, lines: int) -> bytes:
+        """The last `lines` lines of a container's log, in one call (for the copy kept in the store)."""
+        ref = _log_ref(path)
+        if ref is None:
+            raise FileNotFoundError(f"{path}: not a container log (no pod was seen for this attempt)")
+        return await self._log(ref, tail_lines=lines)
+
+    async def _log_size(self, ref: LogRef) -> PathStat | None:
+        try:
+            return PathStat(len(await self._log(ref)), time.time())
+        except FileNotFoundError:
+            return None
+
+    async def _log_chunk(self, ref: LogRef, offset: int, limit: int) -> ReadChunk | None:
+        try:
+            data = await self._log(ref)
+        except FileNotFoundError:
+            return None
+        return ReadChunk(data[max(0, offset) : max(0, offset) + max(0, limit)], len(data), None)
+
+    async def _log(self, ref: LogRef, tail_lines: int | None = None) -> bytes:
+        """A container's log. FileNotFoundError when the pod is gone or its container has not
+        started (the API answers 404 and 400)."""
+        what = f"read log {ref}"
+        options: dict[str, Any] = {"container": ref.container, "limit_bytes": LOG_CAP, **self._options}
+        if ref.previous:
+            options["previous"] = True
+        if tail_lines is not None:
+            options["tail_lines"] = tail_lines
+        try:
+            return await self._call(what, lambda c: _body(CoreV1Api(c.api).read_namespaced_pod_log(
+                ref.pod, ref.namespace, **options)))  # fmt: skip
+        except ApiException as exc:
+            if exc.status in (400, 404):
+                raise FileNotFoundError(f"{ref}: {_api_message(exc)}") from None
+            raise BackendUnavailable(self._refused(exc, what)) from None
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            self._connection.api.close()
+            self._connection = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        await self.files.runner.close()
+
+    # -- the client, in threads of our own -------------------------------------------------------
+
+    @property
+    def _options(self) -> dict[str, Any]:
+        """On every call: a (connect, read) timeout, and the raw answer (parsed here, not into models)."""
+        return {"_request_timeout": (self.connect_timeout, self.timeout), "_preload_content": False}
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self.workers, thread_name_prefix=f"jobdeck-k8s-{self.cluster}"
+            )
+        return self._executor
+
+    async def _in_thread(self, what: str, function: Callable[[], T]) -> T:
+        future = asyncio.get_running_loop().run_in_executor(self._pool(), function)
+        deadline = 2 * (self.connect_timeout + self.timeout) + GRACE  # one retry: see connection.RETRIES
+        try:
+            return await asyncio.wait_for(future, deadline)
+        except TimeoutError:
+            raise BackendUnavailable(f"{self._where()}: {what}: no answer within {deadline:.0f} s") from None
+
+    async def _connect(self) -> Connection:
+        async with self._connecting:
+            if self._connection is None:
+                try:
+                    self._connection = await self._in_thread(
+                        "load the configuration",
+                        lambda: connect(self.settings, self.service_account, self.environ),
+                    )
+                except (ConfigException, OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+                    raise BackendUnavailable(
+                        f"kubernetes cluster {self.cluster}: cannot load its configuration: {exc}"
+                    ) from None
+        return self._connection
+
+    async def _call(self, what: str, request: Callable[[Connection], T]) -> T:
+        """`request` run in the pool. Transport failures become NotSent (nothing reached the server)
+        or BackendUnavailable; the server's own refusals (ApiException) are the caller's to judge."""
+        connection = await self._connect()
+        try:
+            return await self._in_thread(what, lambda: request(connection))
+        except (HTTPError, OSError) as exc:
+            error = NotSent if _never_sent(exc) else BackendUnavailable
+            raise error(f"{self._where()}: {what} failed: {_detail(exc)}") from None
+
+    def _where(self) -> str:
+        described = f" ({self._connection.description})" if self._connection else ""
+        return f"kubernetes cluster {self.cluster}{described}"
+
+    def _refused(self, exc: ApiException, what: str) -> str:
+        return f"{self._where()}: {what}: {exc.status} {exc.reason}: {_api_message(exc)}"
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML as kubectl users read it: a multi-line string (the index script) as a literal block."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    ),
+)
+
+
+def _body(response: Any) -> bytes:
+    """The whole body of a raw answer, its connection given back to the pool."""
+    try:
+        return response.data
+    finally:
+        response.release_conn()
+
+
+def _log_ref(path: str) -> LogRef | None:
+    try:
+        return parse_log_ref(path)
+    except ValueError as exc:
+        raise FileNotFoundError(str(exc)) from None
+
+
+def _running_tasks(job: Json) -> set[int | None]:
+    """The tasks a Job still runs: none once it ended; for an Indexed Job, those not done or failed."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions):
+        return set()
+    tasks = tasks_of(job)
+    if tasks is None:
+        return {None}
+    status = job.get("status") or {}
+    settled = indexes(status.get("completedIndexes")) | indexes(status.get("failedIndexes"))
+    return {task for position, task in enumerate(tasks) if position not in settled}
+
+
+def _order(task: int | None) -> int:
+    return -1 if task is None else task
+
+
+def _api_message(exc: ApiException) -> str:
+    """The `message` of the Status object the API server answered with, else the HTTP reason."""
+    try:
+        return str(json.loads(exc.body or "")["message"])
+    except (ValueError, KeyError, TypeError):
+        return str(exc.reason or "no message")
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the failure came before the request could reach the server (no connection)."""
+    reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+    return isinstance(reason, ConnectTimeoutError | SSLError | ConnectionRefusedError)
+
+
+def _detail(exc: BaseException) -> str:
+    text = str(getattr(exc, "reason", None) or exc)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if errno:
+        return errno.group(1).strip()
+    return "timed out" if "timed out" in text.lower() else text[:200]
