@@ -26,6 +26,7 @@ from monitor.protocols import SessionStorage
 from monitor.states import State
 
 MIN_LEASE = 30.0
+MAX_DELAY = 60.0  # the longest wait between polls while backing off
 
 
 def new_holder() -> str:
@@ -44,10 +45,29 @@ class CycleOutcome:
 
 
 class Supervisor:
-    def __init__(self, controller: Controller, holder: str | None = None) -> None:
+    def __init__(
+        self, controller: Controller, holder: str | None = None, interval: float | None = None
+    ) -> None:
         self.controller = controller
         self.holder = holder or new_holder()
         self.attached = False
+        self.interval = interval or controller.settings.poll_interval
+        self.delay = self.interval
+
+    def next_delay(self, outcome: CycleOutcome | None) -> float:
+        """How long to wait before the next cycle: the interval; doubling (up to a minute) while
+        a cluster does not answer; and never less than twice what the last poll took, so a slow
+        scheduler is not polled back to back."""
+        poll = outcome.poll if outcome is not None else None
+        if outcome is not None and outcome.acting and poll is not None:
+            if any(not h.ok for h in poll.health.values()):
+                self.delay = min(MAX_DELAY, max(self.interval, self.delay * 2))
+            else:
+                slowest = max((h.seconds for h in poll.health.values()), default=0.0)
+                self.delay = min(MAX_DELAY, max(self.interval, 2 * slowest))
+        else:
+            self.delay = self.interval
+        return self.delay
 
     @property
     def store(self) -> SessionStorage:

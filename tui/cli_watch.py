@@ -15,7 +15,7 @@ from monitor.controller import WATCHED
 from monitor.errors import InputError
 from monitor.model import Event
 from monitor.states import IN_SCHEDULER, State
-from monitor.supervisor import Supervisor
+from monitor.supervisor import CycleOutcome, Supervisor
 from store.session_store import SessionStore
 from tui.cli_common import (
     emit_json,
@@ -178,12 +178,13 @@ class Watch:
         sys.stdout.flush()
 
     async def run(self, names: Sequence[str], interval: float | None, exit_when_done: bool) -> None:
-        supervisors = [Supervisor(await open_controller(self.store, n)) for n in names]
+        supervisors = [Supervisor(await open_controller(self.store, n), interval=interval) for n in names]
         cursors = {s.controller.session: await self._last_event(s.controller.session) for s in supervisors}
         try:
             while True:
+                delays = []
                 for supervisor in supervisors:
-                    await self._cycle(supervisor)
+                    delays.append(supervisor.next_delay(await self._cycle(supervisor)))
                     session = supervisor.controller.session
                     for event_id, event in await self.store.events_after(session, cursors[session]):
                         cursors[session] = event_id
@@ -193,7 +194,7 @@ class Watch:
                 )
                 if exit_when_done and active == 0:
                     return
-                await asyncio.sleep(interval or min(s.controller.settings.poll_interval for s in supervisors))
+                await asyncio.sleep(min(delays))
         finally:
             for supervisor in supervisors:
                 await supervisor.release()
@@ -203,9 +204,12 @@ class Watch:
         events = await self.store.events_after(session, 0)
         return events[-1][0] if events else 0
 
-    async def _cycle(self, supervisor: Supervisor) -> None:
-        session = supervisor.controller.session
+    async def _cycle(self, supervisor: Supervisor) -> CycleOutcome:
         outcome = await supervisor.cycle()
+        self._show(supervisor.controller.session, outcome)
+        return outcome
+
+    def _show(self, session: str, outcome: CycleOutcome) -> None:
         if not outcome.acting:
             since = time.strftime("%H:%M:%S", time.localtime(outcome.lease.acquired_at))
             self.say("lease", f"{session}: read-only: monitored by {outcome.lease.holder} since {since}")

@@ -90,3 +90,26 @@ async def test_restart_policy_restarts_a_failed_job_up_to_max_attempts(world) ->
         await supervisor.cycle()
     (job,) = await store.jobs("s")
     assert [a.kind for a in job.attempts] == ["submit", "restart"]
+
+
+async def test_pacing_backs_off_while_a_cluster_does_not_answer_and_returns_after(world) -> None:
+    from backends.runners.ssh import SshRunner
+    from backends.slurm.backend import SlurmBackend
+
+    store, sid, backend, settings, tmp = world
+    sleeper = tmp / "sleep.sh"
+    sleeper.write_text("#!/bin/sh\nsleep 30\n")
+    sleeper.chmod(0o755)
+    await store.add_jobs(sid, [("a", None, JobSpec("here", str(sleeper), str(tmp)))], 1.0)
+    controller = Controller(store, "s", {"here": backend}, settings)
+    await controller.submit(await store.jobs("s"))
+    supervisor = Supervisor(controller, interval=1.0)
+    assert supervisor.next_delay(await supervisor.cycle()) == 1.0
+    runner = SshRunner("127.0.0.1", port=1, user="nobody", connect_timeout=1, backoff_base=0.05)
+    controller.backends["here"] = SlurmBackend("here", runner)
+    delays = [supervisor.next_delay(await supervisor.cycle()) for _ in range(3)]
+    assert delays == [2.0, 4.0, 8.0]
+    controller.backends["here"] = backend
+    assert supervisor.next_delay(await supervisor.cycle()) == 1.0
+    await controller.cancel(await store.jobs("s"))
+    await runner.close()
