@@ -36,6 +36,7 @@ def main(ctx: click.Context, db: Path | None, read_only: bool | None) -> None:
     ctx.obj["db"] = db or default_db_path()
     ctx.obj["db_explicit"] = db is not None
     ctx.obj["read_only"] = read_only
+    ctx.obj["read_only_source"] = "--read-only"
     if ctx.invoked_subcommand is None:
         open_app(ctx, None)
 

@@ -8,15 +8,16 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
 from monitor.controller import Controller
-from monitor.errors import JobdeckError
+from monitor.errors import InputError, JobdeckError
 from monitor.jobref import parse_ref, select
 from monitor.model import Job
 from store.session_store import SessionStore
+from tui.config import config_path, load_config
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,8 +28,7 @@ def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
     try:
         return asyncio.run(coroutine)
     except JobdeckError as exc:
-        click.echo(f"jobdeck: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc)
     except KeyboardInterrupt:
         sys.exit(130)
 
@@ -50,8 +50,7 @@ def open_app(ctx: click.Context, session: str | None) -> None:
     try:
         run_app(db_path(ctx), session, read_only=ctx.obj.get("read_only"))
     except JobdeckError as exc:
-        click.echo(f"jobdeck: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(exc)
 
 
 def emit_json(data: Any) -> None:
@@ -64,11 +63,51 @@ def db_path(ctx: click.Context) -> Path:
 
 async def open_existing_store(ctx: click.Context) -> SessionStore | None:
     """For read commands: None when there is no database yet (it is not created by reading)."""
-    return await SessionStore.open(db_path(ctx)) if db_path(ctx).exists() else None
+    return await open_store(ctx) if db_path(ctx).exists() else None
 
 
 async def open_store(ctx: click.Context) -> SessionStore:
-    return await SessionStore.open(db_path(ctx))
+    """The session store; opened read-only in read-only mode, so nothing can be written by mistake."""
+    return await SessionStore.open(db_path(ctx), read_only=is_read_only(ctx))
+
+
+def is_read_only(ctx: click.Context) -> bool:
+    """--read-only, else the `read_only` setting of the user's config file."""
+    if ctx.obj.get("read_only") is None:
+        ctx.obj["read_only"] = load_config().read_only
+        ctx.obj["read_only_source"] = f"read_only = true in {config_path()}"
+    return bool(ctx.obj["read_only"])
+
+
+def refused_in_read_only(what: str, unless: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """For every command that submits, cancels, restarts, resumes or changes jobs by hand: in
+    read-only mode it stops with one line (exit 2) before anything is opened or sent. `unless`
+    names a flag (--dry-run) that makes the command change nothing, so it may still run."""
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @wraps(command)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not (unless and kwargs.get(unless)):
+                try:
+                    refuse_if_read_only(click.get_current_context(), what)
+                except JobdeckError as exc:
+                    fail(exc)
+            return command(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def refuse_if_read_only(ctx: click.Context, what: str) -> None:
+    if is_read_only(ctx):
+        source = ctx.obj.get("read_only_source", "--read-only")
+        raise InputError(f"read-only mode ({source}): {what} is disabled")
+
+
+def fail(exc: JobdeckError) -> NoReturn:
+    click.echo(f"jobdeck: error: {exc}", err=True)
+    sys.exit(exc.exit_code)
 
 
 db_option = click.option(

@@ -22,6 +22,7 @@ from tui.cli_common import (
     json_option,
     open_store,
     per_session,
+    refused_in_read_only,
     resolve_jobs,
     run_async,
     session_option,
@@ -66,6 +67,7 @@ def _outcome_line(verb: str, o: SubmitOutcome) -> str:
 @dry_run_option
 @json_option
 @with_db
+@refused_in_read_only("cancel", unless="dry_run")
 @click.pass_context
 @run_async
 async def cancel(
@@ -112,6 +114,7 @@ def _validation_dict(r: ValidationResult) -> dict[str, Any]:
 @click.option("--force", is_flag=True, help="Re-check jobs already validated (e.g. after fixing storage).")
 @json_option
 @with_db
+@refused_in_read_only("validate (it records what the outputs say)")
 @click.pass_context
 @run_async
 async def validate(
@@ -142,6 +145,7 @@ async def validate(
 @dry_run_option
 @json_option
 @with_db
+@refused_in_read_only("resume", unless="dry_run")
 @click.pass_context
 @run_async
 async def resume_command(
@@ -188,6 +192,7 @@ async def resume_command(
 @dry_run_option
 @json_option
 @with_db
+@refused_in_read_only("restart", unless="dry_run")
 @click.pass_context
 @run_async
 async def restart_command(
@@ -218,6 +223,7 @@ async def restart_command(
 @click.option("--reason", required=True, help="Why, kept in the job's history.")
 @json_option
 @with_db
+@refused_in_read_only("mark-failed")
 @click.pass_context
 @run_async
 async def mark_failed_command(
@@ -244,6 +250,7 @@ async def mark_failed_command(
 @dry_run_option
 @json_option
 @with_db
+@refused_in_read_only("submit-pending", unless="dry_run")
 @click.pass_context
 @run_async
 async def submit_pending(

@@ -18,7 +18,17 @@ from monitor.model import Job
 from monitor.states import State
 from monitor.track import track as track_manifest
 from store.session_store import SessionStore
-from tui.cli_common import db_path, emit_json, json_option, open_app, open_store, run_async, run_sync, with_db
+from tui.cli_common import (
+    db_path,
+    emit_json,
+    json_option,
+    open_app,
+    open_store,
+    refused_in_read_only,
+    run_async,
+    run_sync,
+    with_db,
+)
 from tui.demo import demo_folder, write_demo
 from tui.wiring import check_clusters, close_controller, clusters_of, make_backend, open_controller
 
@@ -29,6 +39,7 @@ from tui.wiring import check_clusters, close_controller, clusters_of, make_backe
 @click.option("--dry-run", is_flag=True, help="Print what would be submitted; change nothing.")
 @json_option
 @with_db
+@refused_in_read_only("submit", unless="dry_run")
 @click.pass_context
 def submit(ctx: click.Context, manifest: Path, no_tui: bool, dry_run: bool, as_json: bool) -> None:
     """Register every job MANIFEST defines and submit those never submitted."""
@@ -71,6 +82,7 @@ async def register_and_submit(
 @click.option("--no-tui", is_flag=True, help="Submit and exit instead of opening the app.")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help="Where to write the demo.")
 @with_db
+@refused_in_read_only("demo (it submits jobs)")
 @click.pass_context
 def demo(ctx: click.Context, no_tui: bool, folder: Path | None) -> None:
     """A session of a dozen short real processes on this machine: watch them succeed, fail, go
@@ -143,6 +155,7 @@ def _tasks_text(tasks: Sequence[int | None]) -> str:
 @click.option("--submit", "submit_now", is_flag=True, help="Also submit the jobs never submitted.")
 @json_option
 @with_db
+@refused_in_read_only("track")
 @click.pass_context
 @run_async
 async def track(ctx: click.Context, session: str, submit_now: bool, as_json: bool) -> None:

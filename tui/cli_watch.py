@@ -19,6 +19,7 @@ from monitor.supervisor import CycleOutcome, Supervisor
 from store.session_store import SessionStore
 from tui.cli_common import (
     emit_json,
+    is_read_only,
     open_app,
     open_store,
     run_async,
@@ -52,7 +53,9 @@ async def _session_names(store: SessionStore, session: str | None, active_only: 
 async def sync(
     ctx: click.Context, session: str | None, dry_run: bool, no_validate: bool, as_json: bool
 ) -> None:
-    """Poll once: record what changed and validate jobs that completed."""
+    """Poll once: record what changed and validate jobs that completed. In read-only mode this is
+    a dry run: the scheduler is asked, nothing is stored."""
+    dry_run = dry_run or is_read_only(ctx)
     store = await open_store(ctx)
     report: list[dict[str, Any]] = []
     failed = False
@@ -130,7 +133,11 @@ def attach(
         try:
             names = await _attach_targets(store, session, all_sessions, include_completed)
             if no_tui:
-                await Watch(store, as_json).run(names, interval, exit_when_done)
+                watch = Watch(store, as_json)
+                if is_read_only(ctx):
+                    await watch.follow(names, interval, exit_when_done)
+                else:
+                    await watch.run(names, interval, exit_when_done)
             return names
         finally:
             await store.close()
@@ -185,20 +192,36 @@ class Watch:
                 delays = []
                 for supervisor in supervisors:
                     delays.append(supervisor.next_delay(await self._cycle(supervisor)))
-                    session = supervisor.controller.session
-                    for event_id, event in await self.store.events_after(session, cursors[session]):
-                        cursors[session] = event_id
-                        _print_event(event, self.as_json)
-                active = sum(
-                    [len(await self.store.jobs(s.controller.session, states=WATCHED)) for s in supervisors]
-                )
-                if exit_when_done and active == 0:
+                    await self._print_new(supervisor.controller.session, cursors)
+                if exit_when_done and not await self._active(names):
                     return
                 await asyncio.sleep(min(delays))
         finally:
             for supervisor in supervisors:
                 await supervisor.release()
                 await close_controller(supervisor.controller)
+
+    async def follow(self, names: Sequence[str], interval: float | None, exit_when_done: bool) -> None:
+        """Read-only mode: print what the monitor holding each session records; poll nothing, so
+        no restart policy or chain stage can submit anything from here."""
+        self.say("lease", f"read-only: following {', '.join(names)} (nothing is polled or sent from here)")
+        cursors = {name: await self._last_event(name) for name in names}
+        while True:
+            for name in names:
+                await self._print_new(name, cursors)
+            if exit_when_done and not await self._active(names):
+                return
+            await asyncio.sleep(interval or 5.0)
+
+    async def _active(self, names: Sequence[str]) -> int:
+        """Jobs still queued, running or validating."""
+        return sum([len(await self.store.jobs(name, states=WATCHED)) for name in names])
+
+    async def _print_new(self, session: str, cursors: dict[str, int]) -> None:
+        """Every event recorded since the last one printed, whoever recorded it."""
+        for event_id, event in await self.store.events_after(session, cursors[session]):
+            cursors[session] = event_id
+            _print_event(event, self.as_json)
 
     async def _last_event(self, session: str) -> int:
         events = await self.store.events_after(session, 0)

@@ -72,7 +72,7 @@ def _job_row(job: Job, now: float, parent: str | None, warning: str | None = Non
     stage = job.spec.stage
     label = f"{job.name} {stage[0] + 1}/{stage[1]}" if stage else job.name
     cells = (
-        label if parent is None else f"  {label}",
+        label,
         "" if job.task is None else str(job.task),
         job.state.value,
         f"⚠ {warning}" if warning else job.reason or "",

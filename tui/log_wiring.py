@@ -38,7 +38,7 @@ def log_source(job: Job, controller: Controller, store: SessionStore) -> LogSour
         title,
         attempts,
         copies.read_bytes(backend.read_bytes),
-        save,
+        None if store.read_only else save,  # a read-only store remembers nothing
         load,
         read_chunk=copies.read_chunk(chunk_reader(backend.read_many)),
     )

@@ -7,6 +7,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.keys import ALL_KEYS, KeyAction
+from tui.screens.help_screen import key_text
 
 
 class JobdeckCommands(Provider):
@@ -17,10 +18,12 @@ class JobdeckCommands(Provider):
         return [k for k in ALL_KEYS if k.id.startswith("app.") or hasattr(screen, f"action_{k.action}")]
 
     async def _run(self, key: KeyAction) -> None:
-        await self.screen.run_action(key.action)
+        """App keys (help, quit, sessions, :) are the app's actions, the others the screen's."""
+        await self.screen.run_action(f"app.{key.action}" if key.id.startswith("app.") else key.action)
 
     def _label(self, key: KeyAction) -> str:
-        return f"{key.command_name}  ({key.key})"
+        keymap = dict(getattr(self.app, "_keymap", {}))
+        return f"{key.command_name}  ({key_text(keymap, key.id, key.key)})"
 
     async def discover(self) -> Hits:
         for key in self._available():

@@ -170,15 +170,15 @@ async def test_sort_by_method_and_binding_keeps_the_cursor_key() -> None:
         assert lines[2].split()[0] == f"job-{SINGLES - 1:05d}"
         await pilot.press("end", "up", "up")
         assert table.cursor_key == "job2"
-        await pilot.press("S")  # after the last column descending: the natural order
+        await pilot.press("o")  # after the last column descending: the natural order
         assert screen_text(app)[0].split() == ["Name", "State", "Reason", "ID"]
         assert table.cursor_key == "job2"
-        await pilot.press("S")
+        await pilot.press("o")
         assert screen_text(app)[0].split()[:2] == ["Name", "▲"]
         names = [line.split()[0] for line in screen_text(app)[1:] if line.strip()]
         assert names == sorted(names)
         assert table.cursor_key == "job2"
-        await pilot.press("S")
+        await pilot.press("o")
         assert screen_text(app)[0].split()[:2] == ["Name", "▼"]
 
 

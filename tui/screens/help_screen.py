@@ -14,7 +14,8 @@ from textual.widgets import Label, Static
 from tui.keys import ALL_KEYS
 
 
-def _key_text(app_keymap: dict[str, str], binding_id: str | None, default: str) -> str:
+def key_text(app_keymap: dict[str, str], binding_id: str | None, default: str) -> str:
+    """The key(s) a binding answers to now (the user's keymap wins), as typed: "?" not "question_mark"."""
     keys = app_keymap.get(binding_id or "", default)
     return ", ".join(
         k.replace("question_mark", "?").replace("colon", ":").replace("slash", "/") for k in keys.split(",")
@@ -41,10 +42,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         keymap = dict(getattr(self.app, "_keymap", {}))
-        main = [(_key_text(keymap, k.id, k.key), k.description, k.cli, k.id) for k in ALL_KEYS]
+        main = [(key_text(keymap, k.id, k.key), k.description, k.cli, k.id) for k in ALL_KEYS]
         with VerticalScroll(id="help"):
             yield Label("jobdeck keys — remap any of them by id in ~/.config/jobdeck/config.toml [keymap]")
             yield Static(key_table("Jobs and app", main))
             for title, bindings in self.extra:
-                rows = [(_key_text(keymap, b.id, b.key), b.description, "", b.id or "") for b in bindings]
+                rows = [(key_text(keymap, b.id, b.key), b.description, "", b.id or "") for b in bindings]
                 yield Static(key_table(title, rows))

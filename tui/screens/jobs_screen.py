@@ -17,7 +17,7 @@ from monitor.controller import Controller, PollOutcome
 from monitor.errors import JobdeckError
 from monitor.model import Job
 from monitor.states import TERMINAL
-from monitor.supervisor import Supervisor
+from monitor.supervisor import CycleOutcome, Supervisor
 from tui.job_rows import COLUMNS, group_key, job_key, job_rows
 from tui.keys import JOB_KEYS
 from tui.screens.jobs_actions import JobActions
@@ -25,8 +25,6 @@ from tui.widgets.detail_pane import DetailPane, render_detail, render_group
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_bar import StatusBar
 from tui.wiring import close_controller, open_controller
-
-MAX_BACKOFF = 60.0
 
 
 class JobsScreen(JobActions, Screen[None]):
@@ -41,6 +39,7 @@ class JobsScreen(JobActions, Screen[None]):
         self.groups: dict[str, list[Job]] = {}
         self.show_finished = True
         self.last_outcome: PollOutcome | None = None
+        self.last_cycle: CycleOutcome | None = None
         self.supervisor: Supervisor | None = None
         self.lease_note = ""  # set while another monitor holds the session's lease
         self.job_warnings: dict[str, str] = {}
@@ -120,6 +119,7 @@ class JobsScreen(JobActions, Screen[None]):
             return None
         try:
             cycle = await self.supervisor.cycle()
+            self.last_cycle = cycle
         except JobdeckError as exc:
             self.notify(f"poll failed: {exc}", severity="error")
             return None
@@ -145,15 +145,16 @@ class JobsScreen(JobActions, Screen[None]):
         return outcome
 
     async def _poll_loop(self) -> None:
-        """Poll, then wait; never two polls at once. Back off while a cluster does not answer."""
-        assert self.controller is not None
-        delay = self.controller.settings.poll_interval
+        """Poll, then wait as the supervisor paces it; never two polls at once. A read-only app
+        only re-reads the store (another monitor, or none, records the changes)."""
+        assert self.supervisor is not None
         while True:
-            outcome = await self.poll_once()
-            healthy = outcome is not None and all(h.ok for h in outcome.health.values())
-            base = self.controller.settings.poll_interval
-            delay = base if healthy else min(MAX_BACKOFF, max(base, delay * 2))
-            await asyncio.sleep(delay)
+            if self.app.store.read_only:  # type: ignore[attr-defined]
+                await self.reload()
+                await asyncio.sleep(self.supervisor.interval)
+                continue
+            await self.poll_once()
+            await asyncio.sleep(self.supervisor.next_delay(self.last_cycle))
 
     # -- selection and details --------------------------------------------------------------
 

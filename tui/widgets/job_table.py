@@ -65,7 +65,7 @@ class JobTable(ScrollView, can_focus=True):
         Binding("end,G", "cursor_last", "Last", show=False, id="table.last"),
         Binding("enter", "activate", "Open", id="table.activate"),
         Binding("space", "toggle_mark", "Mark", id="table.toggle_mark"),
-        Binding("S", "cycle_sort", "Sort", id="table.cycle_sort"),
+        Binding("o", "cycle_sort", "Sort", id="table.cycle_sort"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
