@@ -53,6 +53,15 @@ def ready_stages(jobs: Sequence[Job]) -> list[Job]:
     return [j for j in jobs if j.state is State.PENDING and gate(j, wholes).ready]
 
 
+REFUSED = "submit rejected"  # the reason a job keeps after the scheduler refused its submission
+
+
+def due_stages(jobs: Sequence[Job]) -> list[Job]:
+    """Chain stages the monitor submits by itself now: ready, with an upstream, and not refused
+    by the scheduler before (that one waits for the user, or it would be sent at every poll)."""
+    return [j for j in ready_stages(jobs) if j.spec.after and j.reason != REFUSED]
+
+
 def gate_updates(jobs: Sequence[Job], now: float) -> list[JobUpdate]:
     """Say on each waiting stage what it waits for; an event only when it becomes held."""
     wholes = _wholes(jobs)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor.attach import IntentVerdict, settle_intents
-from monitor.chains import gate_updates, ready_stages
+from monitor.chains import due_stages, gate_updates
 from monitor.controller import SEARCH_MARGIN, Controller, PollOutcome, SubmitOutcome, build_request, log_paths
 from monitor.errors import BackendUnavailable, SchedulerRejected
 from monitor.log_copies import save_log_copies
@@ -32,6 +32,22 @@ MAX_DELAY = 60.0  # the longest wait between polls while backing off
 def new_holder() -> str:
     """Who a monitor is, for the lease and for the other monitor's status bar."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def holder_is_gone(holder: str) -> bool:
+    """True when the holder was a process on this machine that no longer exists (killed, crashed):
+    its lease need not run out before another monitor acts."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass(slots=True)
@@ -79,11 +95,14 @@ class Supervisor:
     async def cycle(self) -> CycleOutcome:
         now = self.controller.clock()
         lease = await self.store.claim_lease(self.controller.session, self.holder, now, self.lease_ttl())
+        if lease.holder != self.holder and holder_is_gone(lease.holder):
+            lease = await self.store.claim_lease(
+                self.controller.session, self.holder, now, self.lease_ttl(), replace=lease.holder
+            )
         if lease.holder != self.holder:
             return CycleOutcome(lease, acting=False)
         outcome = CycleOutcome(lease, acting=True)
-        if not self.attached:
-            outcome.intents = await self.settle_intents(outcome.warnings)
+        outcome.intents = await self.settle_intents(outcome.warnings)
         outcome.poll = await self.controller.poll(search_all=not self.attached)
         await save_log_copies(self.controller, outcome.warnings)
         self.attached = True
@@ -98,9 +117,14 @@ class Supervisor:
 
     async def settle_intents(self, warnings: list[str]) -> list[IntentVerdict]:
         """Submissions whose outcome was never recorded: found by tag means submitted, not found
-        (and old enough) means never arrived and the jobs are offered again."""
+        (and old enough) means never arrived and the jobs are offered again. The first cycle looks
+        for every open intent; later cycles for those older than the intent grace, which no submit
+        still running can own (a submit gives up long before), so an intent too young to judge at
+        attach is settled once it can be, instead of leaving its jobs SUBMITTING until the next attach."""
         c = self.controller
         intents = await self.store.open_intents(c.session)
+        if self.attached:
+            intents = [i for i in intents if c.clock() - i.created_at >= c.settings.intent_grace]
         by_cluster: dict[str, list[Submission]] = defaultdict(list)
         for intent in intents:
             by_cluster[intent.cluster].append(intent)
@@ -141,7 +165,7 @@ class Supervisor:
         c = self.controller
         jobs = await self.store.jobs(c.session)
         await self.store.apply_updates(gate_updates(jobs, c.clock()), c.clock())
-        ready = [j for j in ready_stages(jobs) if j.spec.after]
+        ready = due_stages(jobs)
         lines = []
         for outcome in await c.submit(ready) if ready else []:
             if outcome.ok:

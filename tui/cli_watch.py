@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from monitor.chains import due_stages
 from monitor.controller import WATCHED
 from monitor.errors import InputError
 from monitor.model import Event
@@ -214,8 +215,12 @@ class Watch:
             await asyncio.sleep(interval or 5.0)
 
     async def _active(self, names: Sequence[str]) -> int:
-        """Jobs still queued, running or validating."""
-        return sum([len(await self.store.jobs(name, states=WATCHED)) for name in names])
+        """Jobs still queued, running or validating, and chain stages a monitor is about to submit."""
+        count = 0
+        for name in names:
+            jobs = await self.store.jobs(name)
+            count += sum(1 for j in jobs if j.state in WATCHED) + len(due_stages(jobs))
+        return count
 
     async def _print_new(self, session: str, cursors: dict[str, int]) -> None:
         """Every event recorded since the last one printed, whoever recorded it."""

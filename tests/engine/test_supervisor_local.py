@@ -113,3 +113,22 @@ async def test_pacing_backs_off_while_a_cluster_does_not_answer_and_returns_afte
     assert supervisor.next_delay(await supervisor.cycle()) == 1.0
     await controller.cancel(await store.jobs("s"))
     await runner.close()
+
+
+async def test_a_dead_holder_on_this_machine_gives_the_lease_up_at_once(world) -> None:
+    import socket
+    import subprocess
+
+    store, sid, backend, settings, tmp = world
+    await store.add_jobs(sid, [("a", None, _spec(tmp, "0"))], 1.0)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = f"{socket.gethostname()}:{gone.pid}:abcdef"
+    await store.claim_lease("s", dead, time.time(), 3600.0)
+    first = Supervisor(Controller(store, "s", {"here": backend}, settings))
+    assert (await first.cycle()).acting  # the dead holder's lease was taken at once
+    await first.release()
+    alive = f"{socket.gethostname()}:1:abcdef"  # pid 1 always exists
+    await store.claim_lease("s", alive, time.time(), 3600.0)
+    outcome = await Supervisor(Controller(store, "s", {"here": backend}, settings)).cycle()
+    assert (outcome.acting, outcome.lease.holder) == (False, alive)  # a live holder keeps it

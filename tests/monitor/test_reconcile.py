@@ -166,3 +166,16 @@ def test_reconcile_is_total_and_safe(
             assert update.state in (job.state, State.LOST)
             if update.state is State.LOST:
                 assert finished_source and job.missing_since is not None
+
+
+def test_running_job_back_in_the_queue_is_a_requeue_even_without_a_count() -> None:
+    job = _job("77", State.RUNNING)
+    obs = Observation("77", "PENDING", reason="BeginTime", source="squeue")  # squeue shows no restart count
+    (update,) = reconcile([job], PollReport({"77": obs}), 1.0, map_slurm, GRACE)
+    assert update.state is State.QUEUED and update.attempt is not None and update.attempt.requeues == 1
+    assert [e.kind for e in update.events] == ["requeue", "state"]
+    job.attempts[0].requeues = 1
+    job.state = State.QUEUED
+    later = Observation("77", "PENDING", reason="BeginTime", requeues=1, source="sacct")
+    updates = reconcile([job], PollReport({"77": later}), 2.0, map_slurm, GRACE)
+    assert all("requeue" not in [e.kind for e in u.events] for u in updates)  # counted once
