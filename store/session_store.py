@@ -47,6 +47,10 @@ class SessionStore:
     def path(self) -> Path:
         return self.db.path
 
+    @property
+    def read_only(self) -> bool:
+        return self.db.read_only
+
     async def close(self) -> None:
         await self.db.close()
 
@@ -346,9 +350,12 @@ class SessionStore:
 
     # -- the lease --------------------------------------------------------------------------
 
-    async def claim_lease(self, session: str, holder: str, now: float, ttl: float) -> Lease:
-        """Take or renew the session's lease unless another live holder has it; returns the lease
-        as it stands afterwards (compare its holder with yours)."""
+    async def claim_lease(
+        self, session: str, holder: str, now: float, ttl: float, replace: str | None = None
+    ) -> Lease:
+        """Take or renew the session's lease unless another live holder has it (`replace` names a
+        holder known to be dead, whose lease is taken at once); returns the lease as it stands
+        afterwards (compare its holder with yours)."""
         session_id = await self.session_id(session)
         async with self.db.transaction() as conn:
             async with conn.execute(
@@ -356,7 +363,7 @@ class SessionStore:
                 (session_id,),
             ) as cursor:
                 row = await cursor.fetchone()
-            if row is not None and row[0] != holder and row[3] > now:
+            if row is not None and row[0] not in (holder, replace) and row[3] > now:
                 return Lease(*row)
             acquired = row[1] if row is not None and row[0] == holder else now
             await conn.execute(
