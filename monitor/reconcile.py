@@ -60,6 +60,9 @@ def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpda
         log_path = resolve_pattern(log_path, job_id=obs.raw_id, name=job.name)
     if obs.log_path:
         log_path = obs.log_path
+    requeues = max(obs.requeues, attempt.requeues)  # squeue knows no count: its 0 is not news
+    if job.state is State.RUNNING and state is State.QUEUED and requeues == attempt.requeues:
+        requeues += 1  # back in the queue under the same ID: a requeue, even where no count is shown
     patch = AttemptPatch(
         raw_state=obs.raw_state,
         state=state,
@@ -68,13 +71,13 @@ def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpda
         submit_time=obs.submit_time if obs.submit_time is not None else KEEP,
         start_time=obs.start_time if obs.start_time is not None else KEEP,
         end_time=obs.end_time if obs.end_time is not None else KEEP,
-        requeues=max(obs.requeues, attempt.requeues),  # squeue knows no count: its 0 is not news
+        requeues=requeues,
         log_path=log_path,
     )
     events = []
-    if obs.requeues > attempt.requeues:
+    if requeues > attempt.requeues:
         events.append(
-            Event(now, "requeue", f"requeued by the scheduler (restart {obs.requeues}, same ID {obs.job_id})",
+            Event(now, "requeue", f"requeued by the scheduler (restart {requeues}, same ID {obs.job_id})",
                   job.state, state, job.key, attempt.number)
         )  # fmt: skip
     if state != job.state:
