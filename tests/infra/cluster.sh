@@ -63,6 +63,8 @@ start_munge() {
 }
 
 start_mariadb() {
+    # Accounting starts empty at every start, like the controller's spool: job IDs begin again at 1,
+    # and old rows under the same IDs would otherwise answer for the new jobs.
     local data=$STATE/mysql
     if [[ ! -d $data/mysql ]]; then
         mkdir -p "$data"
@@ -75,7 +77,8 @@ start_mariadb() {
     wait_for 60 mariadb mariadb --socket="$STATE/mysql.sock" -e 'select 1'
     mariadb --socket="$STATE/mysql.sock" <<SQL
 CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'jobdeck';
-CREATE DATABASE IF NOT EXISTS slurm_acct_db;
+DROP DATABASE IF EXISTS slurm_acct_db;
+CREATE DATABASE slurm_acct_db;
 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
 SQL
 }
