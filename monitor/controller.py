@@ -26,6 +26,7 @@ from monitor.model import (
     Event,
     Job,
     JobUpdate,
+    Observation,
     PollReport,
     SubmitRequest,
     SubmitResult,
@@ -33,7 +34,7 @@ from monitor.model import (
 )
 from monitor.output_check import check_outputs
 from monitor.protocols import Backend, SessionStorage
-from monitor.reconcile import ReconcileSettings, polled_jobs, reconcile
+from monitor.reconcile import Mapper, ReconcileSettings, polled_jobs, reconcile
 from monitor.state_map import mapper_for
 from monitor.states import IN_SCHEDULER, TERMINAL, State
 from monitor.validation import ValidationSettings
@@ -117,6 +118,7 @@ class Controller:
         self.health: dict[str, ClusterHealth] = {}
         self._poll_lock = asyncio.Lock()
         self._logs_checked: dict[str, float] = {}
+        self._settled: dict[str, dict[int, tuple[Job, Observation]]] = {}  # see _reconciled
 
     def backend(self, cluster: str) -> Backend:
         try:
@@ -223,24 +225,28 @@ class Controller:
         unreachable: str | None = None
         mapper = mapper_for(backend.kind)
         if asked:
-            since = min((j.current.submit_time or started) for j in asked if j.current)
+            currents = [j.attempts[-1] for j in asked]  # polled_jobs: each has an attempt with an ID
+            since = min(a.submit_time or started for a in currents)
+            ids = [a.job_id or "" for a in currents]
             try:
-                report = await backend.poll([j.job_id for j in asked if j.job_id], since)
+                report = await backend.poll(ids, since)
             except BackendUnavailable as exc:
                 health = ClusterHealth(
                     cluster, False, started, previous.last_ok if previous else None, str(exc)
                 )
                 return [], health, [f"{cluster}: {exc}"]
             commands += report.commands
-            updates = reconcile(asked, report, started, mapper, ReconcileSettings(self.settings.lost_grace))
+            updates = self._reconciled(cluster, asked, ids, report, started, mapper)
         current = _after_all(jobs, updates)
-        before = {j.id: j.state for j in jobs}
+        before = {j.id: j.state for j in jobs} if updates else {}
         ended = {
             u.job_db_id
             for u in updates
             if u.state in (State.CANCELLED, State.LOST) and before.get(u.job_db_id) != u.state
         }
-        searched = [j for j in searched_jobs(current) if search_all or j.id in ended]
+        searched = (
+            [j for j in searched_jobs(current) if search_all or j.id in ended] if search_all or ended else []
+        )
         if searched:
             try:
                 found = await self._search_by_name(backend, searched, commands)
@@ -276,6 +282,34 @@ class Controller:
                 cluster, True, finished, finished, None, tuple(commands), finished - started
             )
         return updates, health, warnings
+
+    def _reconciled(
+        self, cluster: str, asked: list[Job], ids: list[str], report: PollReport, now: float, mapper: Mapper
+    ) -> list[JobUpdate]:
+        """reconcile() for the jobs whose stored view or observation changed since the last poll.
+        A job the store hands out again as the same object is unchanged (the store shares jobs
+        between reads, and nobody mutates them), and so is an observation squeue's reader hands out
+        again for the same line: such a pair reconciled to nothing last time and would again."""
+        settled = self._settled.get(cluster, {})
+        observations = report.observations
+        kept: dict[int, tuple[Job, Observation]] = {}
+        fresh: list[tuple[Job, Observation | None]] = []
+        for job, job_id in zip(asked, ids, strict=True):
+            obs = observations.get(job_id)
+            pair = settled.get(job.id)  # type: ignore[arg-type]
+            if obs is not None and pair is not None and pair[0] is job and pair[1] is obs:
+                kept[job.id] = pair  # type: ignore[index]
+            else:
+                fresh.append((job, obs))
+        updates = reconcile(
+            [j for j, _ in fresh], report, now, mapper, ReconcileSettings(self.settings.lost_grace)
+        )
+        changed = {u.job_db_id for u in updates}
+        for job, obs in fresh:
+            if obs is not None and job.id is not None and job.id not in changed:
+                kept[job.id] = (job, obs)
+        self._settled[cluster] = kept
+        return updates
 
     async def _known(self) -> tuple[set[str], set[str]]:
         return await self.store.known_scheduler_ids(), await self.store.known_tags()
@@ -420,6 +454,8 @@ def _group_for_submit(jobs: Sequence[Job]) -> list[list[Job]]:
 
 def _after_all(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> list[Job]:
     """Every job as it will read once `updates` apply, in order."""
+    if not updates:
+        return list(jobs)
     by_id: dict[int | None, list[JobUpdate]] = defaultdict(list)
     for update in updates:
         by_id[update.job_db_id].append(update)
@@ -433,6 +469,8 @@ def _after_all(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> list[Job]:
 
 def _after(jobs: Sequence[Job], updates: Sequence[JobUpdate], state: State) -> list[Job]:
     """Jobs that are in `state` once `updates` apply, as they will then read."""
+    if not updates:
+        return [job for job in jobs if job.state is state]
     latest = {u.job_db_id: u for u in updates}
     found = []
     for job in jobs:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from monitor.log_patterns import is_resolved, resolve_pattern
-from monitor.model import KEEP, Attempt, AttemptPatch, Event, Job, JobUpdate, Observation, PollReport
+from monitor.model import KEEP, AttemptPatch, Event, Job, JobUpdate, Observation, PollReport
 from monitor.state_map import Mapped
 from monitor.states import State
 
@@ -23,9 +23,13 @@ class ReconcileSettings:
     lost_grace: float = 600.0
 
 
+_POLLED = frozenset({State.QUEUED, State.RUNNING})
+
+
 def polled_jobs(jobs: Sequence[Job]) -> list[Job]:
-    """The jobs a poll asks the scheduler about: queued or running, with a scheduler ID."""
-    return [j for j in jobs if j.state in (State.QUEUED, State.RUNNING) and j.job_id]
+    """The jobs a poll asks the scheduler about: queued or running, with a scheduler ID (read from
+    the attempts directly: this runs over every watched job at every poll)."""
+    return [j for j in jobs if j.state in _POLLED and j.attempts and j.attempts[-1].job_id]
 
 
 def reconcile(
@@ -37,21 +41,24 @@ def reconcile(
 ) -> list[JobUpdate]:
     """One JobUpdate for every job whose stored view differs from what the scheduler said."""
     updates = []
+    mapped: dict[tuple[str, str | None], Mapped] = {}  # the mapper is pure: once per (word, reason)
     for job in polled_jobs(jobs):
         observation = report.observations.get(job.job_id or "")
         if observation is None:
             update = _absent(job, report, now, settings)
         else:
-            update = _observed(job, observation, now, mapper)
+            key = (observation.raw_state, observation.reason)
+            if key not in mapped:
+                mapped[key] = mapper(*key)
+            update = _observed(job, observation, now, mapped[key])
         if update is not None:
             updates.append(update)
     return updates
 
 
-def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpdate | None:
+def _observed(job: Job, obs: Observation, now: float, mapped: Mapped) -> JobUpdate | None:
     attempt = job.current
     assert attempt is not None
-    mapped = mapper(obs.raw_state, obs.reason)
     state = mapped.state or job.state
     reason = mapped.reason
     exit_code = obs.exit_code if state not in (State.QUEUED, State.RUNNING) else None
@@ -63,6 +70,22 @@ def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpda
     requeues = max(obs.requeues, attempt.requeues)  # squeue knows no count: its 0 is not news
     if job.state is State.RUNNING and state is State.QUEUED and requeues == attempt.requeues:
         requeues += 1  # back in the queue under the same ID: a requeue, even where no count is shown
+    if (
+        state == job.state
+        and reason == job.reason
+        and exit_code == job.exit_code
+        and job.missing_since is None
+        and attempt.raw_state == obs.raw_state
+        and attempt.state == state
+        and attempt.reason == reason
+        and attempt.exit_code == exit_code
+        and obs.submit_time in (None, attempt.submit_time)
+        and obs.start_time in (None, attempt.start_time)
+        and obs.end_time in (None, attempt.end_time)
+        and attempt.requeues == requeues
+        and attempt.log_path == log_path
+    ):
+        return None  # everything the patch below would write is already stored
     patch = AttemptPatch(
         raw_state=obs.raw_state,
         state=state,
@@ -83,15 +106,6 @@ def _observed(job: Job, obs: Observation, now: float, mapper: Mapper) -> JobUpda
     if state != job.state:
         events.append(Event(now, "state", _describe(job.state, state, reason, exit_code, obs), job.state, state,
                             job.key, attempt.number))  # fmt: skip
-    unchanged = (
-        state == job.state
-        and reason == job.reason
-        and exit_code == job.exit_code
-        and job.missing_since is None
-        and _attempt_matches(attempt, patch)
-    )
-    if unchanged:
-        return None
     return JobUpdate(
         job_db_id=_db_id(job),
         state=state,
@@ -122,10 +136,6 @@ def _absent(job: Job, report: PollReport, now: float, settings: ReconcileSetting
         attempt=AttemptPatch(state=State.LOST, reason=reason),
         events=(event,),
     )
-
-
-def _attempt_matches(attempt: Attempt, patch: AttemptPatch) -> bool:
-    return all(getattr(attempt, name) == value for name, value in patch.changes().items())
 
 
 def _describe(old: State, new: State, reason: str | None, exit_code: int | None, obs: Observation) -> str:

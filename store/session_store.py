@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
 from monitor.errors import InputError
 from monitor.model import (
-    Attempt,
     Event,
     Job,
     JobKey,
@@ -24,9 +26,11 @@ from monitor.model import (
     SubmitResult,
 )
 from monitor.states import State
-from store.codec import ATTEMPT_COLUMNS, attempt_from_row, spec_from_json, spec_to_json
+from store.codec import ATTEMPT_COLUMNS, STATES, attempt_from_row, spec_to_json, specs_from_json
 from store.database import Database
+from store.job_cache import JobCache
 
+_MAX_REFRESH = 900  # stale jobs read by id; more and the whole session is read again (fewer SQL variables)
 _JOB_COLUMNS = (
     "j.id, s.name, j.name, j.task, j.cluster, j.state, j.reason, j.exit_code, j.spec, j.missing_since, "
     "j.outputs_verified, j.outputs_expected, j.updated_at"
@@ -38,6 +42,7 @@ class SessionStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._cache = JobCache()
 
     @classmethod
     async def open(cls, path: Path | str, *, read_only: bool = False) -> SessionStore:
@@ -53,6 +58,19 @@ class SessionStore:
 
     async def close(self) -> None:
         await self.db.close()
+
+    @asynccontextmanager
+    async def _writing(self, job_ids: list[int | None] | None) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction of jobs: the cached ones it touched (all, for None) are read again
+        at the next read, whether it committed or not."""
+        try:
+            async with self.db.transaction() as conn:
+                yield conn
+        finally:
+            if job_ids is None:
+                self._cache.forget()
+            else:
+                self._cache.touch(job_ids)
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         async with self.db.conn.execute(sql, tuple(params)) as cursor:
@@ -106,7 +124,7 @@ class SessionStore:
         """Register logical jobs as PENDING; a job already known keeps its state and gets the new
         spec for its next attempt. Returns how many were new."""
         before = await self.db.scalar("SELECT count(*) FROM jobs WHERE session_id = ?", (session_id,))
-        async with self.db.transaction() as conn:
+        async with self._writing(None) as conn:
             await conn.executemany(
                 "INSERT INTO jobs (session_id, name, task, cluster, state, spec, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?) "
@@ -123,7 +141,38 @@ class SessionStore:
         states: Iterable[State] | None = None,
         ids: Iterable[int] | None = None,
     ) -> list[Job]:
-        """Jobs with their attempts, by session, then in manifest order."""
+        """Jobs with their attempts, by session, then in manifest order. A session's jobs are decoded
+        once and shared by later reads until they change (store.job_cache): treat them as read-only."""
+        if session is None:
+            return await self._read_jobs(states=states, ids=ids)
+        by_id = await self._session_jobs(session)
+        chosen = by_id.values() if ids is None else [by_id[i] for i in sorted(set(ids)) if i in by_id]
+        if states is None:
+            return list(chosen)
+        wanted = frozenset(states)
+        return [job for job in chosen if job.state in wanted]
+
+    async def _session_jobs(self, session: str) -> dict[int, Job]:
+        """The session's jobs by id, read afresh only where they changed since the last read."""
+        cache = self._cache
+        cache.check(await self.db.scalar("PRAGMA data_version"))
+        writes = cache.writes
+        by_id = cache.sessions.get(session)
+        if by_id is None:
+            return cache.keep(session, await self._read_jobs(session=session), writes)
+        stale = [job_id for job_id in cache.stale if job_id in by_id]
+        if len(stale) > _MAX_REFRESH:
+            return cache.keep(session, await self._read_jobs(session=session), writes)
+        if stale:
+            cache.refresh(by_id, await self._read_jobs(ids=stale), stale, writes)
+        return by_id
+
+    async def _read_jobs(
+        self,
+        session: str | None = None,
+        states: Iterable[State] | None = None,
+        ids: Iterable[int] | None = None,
+    ) -> list[Job]:
         where, params = [], []
         if session is not None:
             where.append("s.name = ?")
@@ -136,29 +185,21 @@ class SessionStore:
             id_list = list(ids)
             where.append(f"j.id IN ({','.join('?' * len(id_list))})" if id_list else "0")
             params.extend(id_list)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._rows(
-            f"SELECT {_JOB_COLUMNS} FROM jobs j JOIN sessions s ON s.id = j.session_id {clause} "
-            "ORDER BY s.name, j.id",
-            params,
+        clause = "FROM jobs j JOIN sessions s ON s.id = j.session_id" + (
+            f" WHERE {' AND '.join(where)}" if where else ""
         )
-        jobs = [_job_from_row(r) for r in rows]
-        await self._load_attempts(jobs)
-        return jobs
-
-    async def _load_attempts(self, jobs: list[Job]) -> None:
-        by_id = {j.id: j for j in jobs}
-        if not by_id:
-            return
-        ids = list(by_id)
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            for row in await self._rows(
-                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE job_id IN ({','.join('?' * len(chunk))}) "
-                "ORDER BY job_id, number",
-                chunk,
-            ):
-                by_id[row[1]].attempts.append(attempt_from_row(row))
+        rows = await self._rows(f"SELECT {_JOB_COLUMNS} {clause} ORDER BY s.name, j.id", params)
+        specs = specs_from_json([r[8] for r in rows])
+        by_id = {r[0]: _job_from_row(r, spec) for r, spec in zip(rows, specs, strict=True)}
+        for row in await self._rows(
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.job_id IN (SELECT j.id {clause}) "
+            "ORDER BY a.job_id, a.number",
+            params,
+        ):
+            job = by_id.get(row[1])
+            if job is not None:  # a job added between the two reads comes with the next one
+                job.attempts.append(attempt_from_row(row))
+        return list(by_id.values())
 
     async def jobs_by_scheduler_id(self, scheduler_id: str) -> list[Job]:
         """Jobs whose attempt (any, not only the current) carried this scheduler ID; a plain
@@ -186,7 +227,7 @@ class SessionStore:
         """Write the intent and move its jobs to SUBMITTING, before anything is sent."""
         prior = {str(j.id): j.state.value for j in jobs}
         tasks = [j.task for j in jobs]
-        async with self.db.transaction() as conn:
+        async with self._writing([j.id for j in jobs]) as conn:
             cursor = await conn.execute(
                 "INSERT INTO submissions (session_id, job_name, kind, tag, cluster, tasks, command, status, "
                 "prior, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?)",
@@ -220,7 +261,7 @@ class SessionStore:
         """The scheduler accepted: one new attempt per job (with its resolved log paths), QUEUED."""
         sub = await self.submission(submission_id)
         session_id = await self.session_id(sub.session)
-        async with self.db.transaction() as conn:
+        async with self._writing([job.id for job, _, _ in attempts]) as conn:
             await conn.execute(
                 "UPDATE submissions SET status = 'submitted', scheduler_id = ?, command = ?, settled_at = ? "
                 "WHERE id = ?",
@@ -248,14 +289,19 @@ class SessionStore:
             await _insert_events(conn, session_id, events)
 
     async def reject_submission(
-        self, submission_id: int, message: str, now: float, reason: str = "submit rejected", status: str = "rejected"
+        self,
+        submission_id: int,
+        message: str,
+        now: float,
+        reason: str = "submit rejected",
+        status: str = "rejected",
     ) -> None:
         """Nothing was submitted (refused, never sent, or never arrived): the jobs go back to the
         state they had before the intent, with `message` in their history."""
         rows = await self._rows("SELECT session_id, prior FROM submissions WHERE id = ?", (submission_id,))
         session_id, prior_json = rows[0]
         prior: dict[str, str] = json.loads(prior_json or "{}")
-        async with self.db.transaction() as conn:
+        async with self._writing([int(jid) for jid in prior]) as conn:
             await conn.execute(
                 "UPDATE submissions SET status = ?, error = ?, settled_at = ? WHERE id = ?",
                 (status, message, now, submission_id),
@@ -267,7 +313,10 @@ class SessionStore:
             await _insert_events(
                 conn,
                 session_id,
-                [(int(jid), Event(now, status, message, State.SUBMITTING, State(st))) for jid, st in prior.items()],
+                [
+                    (int(jid), Event(now, status, message, State.SUBMITTING, State(st)))
+                    for jid, st in prior.items()
+                ],
             )
 
     async def submission(self, submission_id: int) -> Submission:
@@ -292,7 +341,8 @@ class SessionStore:
     # -- polls ------------------------------------------------------------------------------
 
     async def apply_updates(self, updates: Sequence[JobUpdate], now: float) -> None:
-        """Everything one poll learned, in one transaction."""
+        """Everything one poll learned, in one transaction. Alike statements go to SQLite together
+        (executemany, in rounds in which each job appears once), so a job's own updates keep their order."""
         if not updates:
             return
         session_of = dict(
@@ -301,22 +351,9 @@ class SessionStore:
                 [u.job_db_id for u in updates],
             )
         ) if len(updates) < 900 else dict(await self._rows("SELECT id, session_id FROM jobs"))  # fmt: skip
-        async with self.db.transaction() as conn:
-            for u in updates:
-                if u.new_attempt is not None:
-                    await _insert_found_attempt(conn, u.job_db_id, u.new_attempt)
-                missing = None if u.clear_missing else u.missing_since
-                await conn.execute(
-                    "UPDATE jobs SET state = ?, reason = ?, exit_code = ?, updated_at = ?, "
-                    "missing_since = CASE WHEN ? THEN NULL ELSE IFNULL(?, missing_since) END WHERE id = ?",
-                    (u.state.value, u.reason, u.exit_code, now, u.clear_missing, missing, u.job_db_id),
-                )
-                if u.attempt is not None:
-                    await _patch_current_attempt(conn, u)
-                if u.outputs is not None:
-                    await _replace_outputs(conn, u, now)
-                if u.log_offsets:
-                    await _upsert_log_offsets(conn, u, now)
+        async with self._writing([u.job_db_id for u in updates]) as conn:
+            for batch in _rounds(updates):
+                await _apply_round(conn, batch, now)
             events = [(u.job_db_id, e) for u in updates for e in u.events]
             by_session: dict[int, list[tuple[int, Event]]] = defaultdict(list)
             for job_db_id, event in events:
@@ -495,17 +532,17 @@ class SessionStore:
         return (bytes(rows[0][0]), rows[0][1]) if rows else None
 
 
-def _job_from_row(r: Any) -> Job:
+def _job_from_row(r: Any, spec: JobSpec) -> Job:
     return Job(
         id=r[0],
         session=r[1],
         name=r[2],
         task=r[3],
         cluster=r[4],
-        state=State(r[5]),
+        state=STATES[r[5]],
         reason=r[6],
         exit_code=r[7],
-        spec=spec_from_json(r[8]),
+        spec=spec,
         missing_since=r[9],
         outputs_verified=r[10],
         outputs_expected=r[11],
@@ -513,49 +550,77 @@ def _job_from_row(r: Any) -> Job:
     )
 
 
-async def _patch_current_attempt(conn: Any, u: JobUpdate) -> None:
-    assert u.attempt is not None
-    sets = [(k, v.value if isinstance(v, State) else v) for k, v in u.attempt.changes().items()]
-    if not sets:
-        return
-    await conn.execute(
-        f"UPDATE attempts SET {', '.join(f'{k} = ?' for k, _ in sets)} "
-        "WHERE job_id = ? AND number = (SELECT max(number) FROM attempts WHERE job_id = ?)",
-        (*[v for _, v in sets], u.job_db_id, u.job_db_id),
-    )
+def _rounds(updates: Sequence[JobUpdate]) -> list[list[JobUpdate]]:
+    """The updates in rounds in which each job appears at most once; a job's nth update is in round n."""
+    rounds: list[list[JobUpdate]] = []
+    seen: dict[int, int] = defaultdict(int)
+    for u in updates:
+        n = seen[u.job_db_id]
+        seen[u.job_db_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(u)
+    return rounds
 
 
-async def _insert_found_attempt(conn: Any, job_db_id: int, a: Attempt) -> None:
-    await conn.execute(
-        "INSERT INTO attempts (job_id, number, submission_id, kind, scheduler_id, state, raw_state, reason, "
-        "exit_code, submit_time, start_time, end_time, log_path, err_path, requeues) "
-        "SELECT ?, IFNULL(max(number), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM attempts WHERE job_id = ?",
-        (job_db_id, a.submission_id, a.kind, a.job_id, a.state.value, a.raw_state, a.reason, a.exit_code,
-         a.submit_time, a.start_time, a.end_time, a.log_path, a.err_path, a.requeues, job_db_id),
-    )  # fmt: skip
-
-
-async def _upsert_log_offsets(conn: Any, u: JobUpdate, now: float) -> None:
-    """By attempt number, so an attempt added earlier in the same transaction is found."""
+async def _apply_round(conn: Any, updates: Sequence[JobUpdate], now: float) -> None:
+    """Updates of distinct jobs, applied in the order one update's parts need: a found attempt,
+    the job, its current attempt, its outputs, its log offsets (by attempt number)."""
+    found = [(u.job_db_id, u.new_attempt) for u in updates if u.new_attempt is not None]
+    if found:
+        await conn.executemany(
+            "INSERT INTO attempts (job_id, number, submission_id, kind, scheduler_id, state, raw_state, reason, "
+            "exit_code, submit_time, start_time, end_time, log_path, err_path, requeues) "
+            "SELECT ?, IFNULL(max(number), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM attempts WHERE job_id = ?",
+            [(job_db_id, a.submission_id, a.kind, a.job_id, a.state.value, a.raw_state, a.reason, a.exit_code,
+              a.submit_time, a.start_time, a.end_time, a.log_path, a.err_path, a.requeues, job_db_id)
+             for job_db_id, a in found],
+        )  # fmt: skip
     await conn.executemany(
-        "INSERT INTO log_offsets (attempt_id, stream, path, offset, identity, updated_at) "
-        "SELECT id, ?, ?, ?, ?, ? FROM attempts WHERE job_id = ? AND number = ? "
-        "ON CONFLICT(attempt_id, stream) DO UPDATE SET path = excluded.path, offset = excluded.offset, "
-        "identity = excluded.identity, updated_at = excluded.updated_at",
-        [(o.stream, o.path, o.offset, o.identity, now, u.job_db_id, o.attempt) for o in u.log_offsets],
-    )
+        "UPDATE jobs SET state = ?, reason = ?, exit_code = ?, updated_at = ?, "
+        "missing_since = CASE WHEN ? THEN NULL ELSE IFNULL(?, missing_since) END WHERE id = ?",
+        [(u.state.value, u.reason, u.exit_code, now, u.clear_missing, None if u.clear_missing else u.missing_since,
+          u.job_db_id) for u in updates],
+    )  # fmt: skip
+    patches: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    for u in updates:
+        changes = u.attempt.changes() if u.attempt is not None else {}
+        if changes:
+            values = (v.value if isinstance(v, State) else v for v in changes.values())
+            patches[tuple(changes)].append((*values, u.job_db_id, u.job_db_id))
+    for names, rows in patches.items():
+        await conn.executemany(
+            f"UPDATE attempts SET {', '.join(f'{name} = ?' for name in names)} "
+            "WHERE job_id = ? AND number = (SELECT max(number) FROM attempts WHERE job_id = ?)",
+            rows,
+        )
+    checked = [u for u in updates if u.outputs is not None]
+    if checked:
+        await _replace_outputs(conn, checked, now)
+    offsets = [
+        (o.stream, o.path, o.offset, o.identity, now, u.job_db_id, o.attempt)
+        for u in updates
+        for o in u.log_offsets
+    ]
+    if offsets:
+        await conn.executemany(
+            "INSERT INTO log_offsets (attempt_id, stream, path, offset, identity, updated_at) "
+            "SELECT id, ?, ?, ?, ?, ? FROM attempts WHERE job_id = ? AND number = ? "
+            "ON CONFLICT(attempt_id, stream) DO UPDATE SET path = excluded.path, offset = excluded.offset, "
+            "identity = excluded.identity, updated_at = excluded.updated_at",
+            offsets,
+        )
 
 
-async def _replace_outputs(conn: Any, u: JobUpdate, now: float) -> None:
-    assert u.outputs is not None
-    await conn.execute("DELETE FROM outputs WHERE job_id = ?", (u.job_db_id,))
+async def _replace_outputs(conn: Any, updates: Sequence[JobUpdate], now: float) -> None:
+    await conn.executemany("DELETE FROM outputs WHERE job_id = ?", [(u.job_db_id,) for u in updates])
     await conn.executemany(
         "INSERT INTO outputs (job_id, path, present, problem, size, checked_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [(u.job_db_id, o.path, o.present, o.problem, o.size, now) for o in u.outputs],
+        [(u.job_db_id, o.path, o.present, o.problem, o.size, now) for u in updates for o in u.outputs or ()],
     )
-    await conn.execute(
+    await conn.executemany(
         "UPDATE jobs SET outputs_verified = ?, outputs_expected = ? WHERE id = ?",
-        (sum(1 for o in u.outputs if o.present), len(u.outputs), u.job_db_id),
+        [(sum(1 for o in u.outputs or () if o.present), len(u.outputs or ()), u.job_db_id) for u in updates],
     )
 
 

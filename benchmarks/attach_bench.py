@@ -1,0 +1,114 @@
+"""The app over a stored session of 10,000 jobs (issue 8): attach and paint, one poll's result with
+1% of the jobs changed, and the memory. Medians; no targets are asserted.
+
+Run: .venv/bin/python benchmarks/attach_bench.py [--runs 5] [--jobs 10000]
+The session is built as tui_bench.py builds it (plain jobs on the local backend, submitted through
+the store, settled into a mix of states); this script reuses its helpers and adds the 10,000-job
+figures it lacks:
+  (a) start of the app to its jobs table holding every row, painted once (polling off)
+  (b) the screen's own refresh after a poll wrote 1% of the jobs (JobsScreen.reload: store.jobs,
+      job_rows, JobTable.update_rows, the detail pane), with its parts measured apart
+  (c) the resident memory of a fresh process with the 10,000-job table painted
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tui_bench import SESSION, SIZE, build, machine, ms, open_and_paint, painted
+
+from monitor.model import JobUpdate
+from monitor.states import State
+from store.session_store import SessionStore
+from tui.app import JobdeckApp
+from tui.job_rows import job_rows
+from tui.screens.jobs_screen import JobsScreen
+from tui.widgets.job_table import JobTable
+
+FLIP = {State.RUNNING: State.SUCCEEDED, State.SUCCEEDED: State.RUNNING}
+
+
+async def one_percent_polls(db: Path, jobs: int, runs: int) -> dict[str, list[float]]:
+    """In a running app: a poll writes 1% of the jobs (through the app's store, as the app's own
+    poll does), then the screen refreshes; the same refresh's parts are then timed one by one."""
+    figures: dict[str, list[float]] = {"reload": [], "store.jobs": [], "job_rows": [], "update_rows": []}
+    app = JobdeckApp(db, SESSION, polling=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await painted(app, pilot, jobs)
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        store: SessionStore = app.store
+        table = screen.query_one(JobTable)
+        for run in range(runs + 1):  # the first round warms up and is not counted
+            current = await store.jobs(SESSION)
+            changed = current[run % 100 :: 100]
+            updates = [JobUpdate(j.id, FLIP.get(j.state, State.RUNNING), None, None) for j in changed]  # type: ignore[arg-type]
+            await store.apply_updates(updates, time.time())
+            started = time.perf_counter()
+            await screen.reload()
+            reload = time.perf_counter() - started
+            await store.apply_updates(
+                [JobUpdate(j.id, j.state, None, None) for j in changed],  # type: ignore[arg-type]
+                time.time(),
+            )
+            t0 = time.perf_counter()
+            current = await store.jobs(SESSION)
+            t1 = time.perf_counter()
+            rows = job_rows(current, time.time(), screen.show_finished, screen.job_warnings)
+            t2 = time.perf_counter()
+            table.update_rows(rows)
+            t3 = time.perf_counter()
+            if run:
+                figures["reload"].append(reload)
+                figures["store.jobs"].append(t1 - t0)
+                figures["job_rows"].append(t2 - t1)
+                figures["update_rows"].append(t3 - t2)
+            await pilot.pause()
+    return figures
+
+
+def rss_of_painted_app(db: Path, jobs: int) -> tuple[int, int]:
+    """tui_bench's --rss mode in a fresh process: KiB before the app and with the table painted."""
+    script = Path(__file__).with_name("tui_bench.py")
+    out = subprocess.run(
+        [sys.executable, str(script), "--rss", str(db), str(jobs)],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout.split()  # fmt: skip
+    return int(out[0]), int(out[1])
+
+
+async def main(runs: int, jobs: int) -> None:
+    print(machine())
+    print(f"terminal {SIZE[0]}x{SIZE[1]}, {jobs:,} plain jobs on the local backend, medians of {runs} runs\n")
+    with tempfile.TemporaryDirectory(prefix="jobdeck-attach-bench-") as tmp:
+        started = time.perf_counter()
+        db = await build(Path(tmp), jobs)
+        print(f"built the session in {time.perf_counter() - started:.1f} s\n")
+        times = [await open_and_paint(db, jobs) for _ in range(runs)]
+        print(f"(a) attach: start to the first painted table   {ms(statistics.median(times))}"
+              f"   (min {ms(min(times)).strip()}, max {ms(max(times)).strip()})   target < 1 s")  # fmt: skip
+        figures = await one_percent_polls(db, jobs, runs)
+        print(f"(b) 1% of the jobs changed: the screen's refresh {ms(statistics.median(figures['reload']))}"
+              "   target < 30 ms")  # fmt: skip
+        for name in ("store.jobs", "job_rows", "update_rows"):
+            print(f"      of which {name:<12}                  {ms(statistics.median(figures[name]))}")
+        before, after = rss_of_painted_app(db, jobs)
+        print(f"(c) RSS with {jobs:,} jobs painted               {after / 1024:9.1f} MiB   target < 150 MiB"
+              f"   (before the app {before / 1024:.1f} MiB)")  # fmt: skip
+    print(f"\nload average after: {' '.join(f'{n:.2f}' for n in os.getloadavg())} ({os.cpu_count()} cpus)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.runs, arguments.jobs))
