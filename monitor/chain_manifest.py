@@ -46,12 +46,20 @@ def _series(index: int, job: Any) -> list[tuple[Any, Stage]]:
         filled = {var: value, f"{var}_count": len(values)}
         try:
             args = [expand(a, keep=KEPT, **filled) for a in job.args]
-            outputs = [o.model_copy(update={"path": expand(o.path, keep=KEPT, **filled)}) for o in job.outputs]
+            outputs = [
+                o.model_copy(update={"path": expand(o.path, keep=KEPT, **filled)}) for o in job.outputs
+            ]
         except ValueError as error:
             raise ChainError(index, "repeat", str(error)) from None
         after = list(job.after) if position == 0 else [stages[-1][0].name]
         stage = job.model_copy(
-            update={"name": f"{job.name}-{value}", "args": args, "outputs": outputs, "after": after, "repeat": None}
+            update={
+                "name": f"{job.name}-{value}",
+                "args": args,
+                "outputs": outputs,
+                "after": after,
+                "repeat": None,
+            }
         )
         stages.append((stage, Stage(job.name, position, len(values))))
     return stages
@@ -74,7 +82,9 @@ def expand_chains(jobs: Sequence[Any]) -> tuple[list[Any], dict[str, Stage]]:
     names: dict[str, int] = {}
     for index, job in expanded:
         if job.name in names and names[job.name] != index:
-            raise ChainError(index, "name", f"{job.name!r} is also a stage of jobs[{names[job.name] + 1}]'s repeat")
+            raise ChainError(
+                index, "name", f"{job.name!r} is also a stage of jobs[{names[job.name] + 1}]'s repeat"
+            )
         names[job.name] = index
     resolved = []
     for index, job in expanded:

@@ -38,7 +38,11 @@ def gate(job: Job, wholes: dict[str, State]) -> Gate:
     after = job.spec.after
     if not after:
         return Gate(True)
-    held = [f"{name} {wholes[name]}" for name in after if name in wholes and wholes[name] in TERMINAL - {State.SUCCEEDED}]
+    held = [
+        f"{name} {wholes[name]}"
+        for name in after
+        if name in wholes and wholes[name] in TERMINAL - {State.SUCCEEDED}
+    ]
     if held:
         return Gate(False, f"held: {', '.join(held)} (resume or restart it to release)", held=True)
     waiting = [name for name in after if wholes.get(name) is not State.SUCCEEDED]
@@ -72,12 +76,14 @@ def gate_updates(jobs: Sequence[Job], now: float) -> list[JobUpdate]:
         verdict = gate(job, wholes)
         if verdict.ready or verdict.reason == job.reason:
             continue
-        events = (Event(now, "held", verdict.reason or "", job.state, job.state, job.key),) if verdict.held else ()
+        events = (
+            (Event(now, "held", verdict.reason or "", job.state, job.state, job.key),) if verdict.held else ()
+        )
         updates.append(JobUpdate(job.id, job.state, verdict.reason, job.exit_code, events=events))
     return updates
 
 
 def stage_label(job: Job) -> str:
-    """"stage 7/20" for a generated series, "" otherwise."""
+    """ "stage 7/20" for a generated series, "" otherwise."""
     stage = job.spec.stage
     return f"stage {stage[0] + 1}/{stage[1]}" if stage else ""

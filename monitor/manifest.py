@@ -343,7 +343,9 @@ class Manifest:
     session: SessionConfig
     clusters: dict[str, ClusterConfig]
     jobs: tuple[JobConfig, ...]  # a `repeat` job appears as its generated stages
-    stages: dict[str, Stage] = default_factory_field(default_factory=dict)  # generated stage name -> its place
+    stages: dict[str, Stage] = default_factory_field(
+        default_factory=dict
+    )  # generated stage name -> its place
 
     @property
     def folder(self) -> Path:

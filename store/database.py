@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -25,8 +26,15 @@ def _recovery_hint(path: Path) -> str:
 def describe_sqlite_error(path: Path, exc: BaseException) -> StoreError:
     """One line that names the file and says what to do."""
     text = str(exc)
-    if "disk is full" in text or "disk I/O error" in text:
-        return StoreError(f"{path}: cannot write ({text}); free space and retry; nothing was changed")
+    full = "disk is full" in text or getattr(exc, "errno", None) == errno.ENOSPC
+    if full or "disk I/O error" in text:
+        free = _free_bytes(path)
+        if full or free == 0:  # a full disk shows as "disk I/O error" when SQLite cannot grow its -shm
+            room = "" if free is None else f" ({free:,} bytes free)"
+            return StoreError(
+                f"{path}: cannot write: the disk holding it is full{room}; free space and retry; nothing was changed"
+            )
+        return StoreError(f"{path}: cannot write ({text}); check the disk and retry; nothing was changed")
     if "not a database" in text or "malformed" in text:
         return StoreError(f"{path}: not a jobdeck database or corrupt ({text}); {_recovery_hint(path)}")
     if "locked" in text or "busy" in text:
@@ -34,6 +42,16 @@ def describe_sqlite_error(path: Path, exc: BaseException) -> StoreError:
     if "readonly" in text or "unable to open" in text:
         return StoreError(f"{path}: cannot open for writing ({text})")
     return StoreError(f"{path}: {text}")
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Bytes still free for writing on the file system that holds (or would hold) `path`."""
+    place = next((p for p in (path, *path.parents) if p.exists()), None)
+    try:
+        found = os.statvfs(place) if place is not None else None
+    except OSError:
+        return None
+    return found.f_bavail * found.f_frsize if found else None
 
 
 def _create_private(path: Path) -> None:

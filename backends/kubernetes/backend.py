@@ -125,8 +125,7 @@ class KubernetesBackend:
         if not job_ids:
             return PollReport({})
         jobs, pods = await asyncio.gather(self._list_jobs(), self._list_pods())
-        found = observe(jobs, pods)
-        listed = {job["metadata"]["name"] for job in jobs}
+        found, listed = self._read("list jobs and pods", lambda: (observe(jobs, pods), _names(jobs)))
         observations = {}
         for wanted in job_ids:
             if wanted in found:
@@ -141,7 +140,7 @@ class KubernetesBackend:
         wanted_names, wanted_tags = set(names), set(tags)
         found = {
             key: obs
-            for key, obs in observe(jobs, pods).items()
+            for key, obs in self._read("list jobs and pods", lambda: observe(jobs, pods)).items()
             if (obs.name in wanted_names or obs.tag in wanted_tags) and (obs.submit_time or since) >= since
         }
         return PollReport(found, ("list jobs", "list pods"))
@@ -156,11 +155,13 @@ class KubernetesBackend:
             asked[base].add(int(task) if task.isdigit() else None)
         if not asked:
             return []
-        listed = {job["metadata"]["name"]: job for job in await self._list_jobs()}
+        jobs = await self._list_jobs()
+        still = self._read(
+            "list jobs", lambda: dict(zip(_names(jobs), map(_running_tasks, jobs), strict=True))
+        )
         doomed = {}
         for name, tasks in asked.items():
-            job = listed.get(name)
-            running = _running_tasks(job) if job is not None else set()
+            running = still.get(name, set())
             if running - tasks:
                 shown = ", ".join(str(t) for t in sorted(running - tasks))
                 raise SchedulerRejected(
@@ -197,7 +198,21 @@ class KubernetesBackend:
             raise BackendUnavailable(self._refused(exc, what)) from None
         except ValueError as exc:
             raise BackendUnavailable(f"{self._where()}: {what}: the answer is not JSON: {exc}") from None
-        return answer.get("items") or []
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list | None) or not all(isinstance(item, dict) for item in items or []):
+            raise BackendUnavailable(f"{self._where()}: {what}: the answer is not a list of objects")
+        return items or []
+
+    def _read(self, what: str, read: Callable[[], T]) -> T:
+        """Read an answer of the API server's; one not shaped as the API server writes them (a proxy's
+        page, a damaged body) is BackendUnavailable, so no job changes state because of it."""
+        try:
+            return read()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            raise BackendUnavailable(
+                f"{self._where()}: {what}: an answer jobdeck cannot read ({detail})"
+            ) from None
 
     # -- files and logs --------------------------------------------------------------------------
 
@@ -356,6 +371,14 @@ def _log_ref(path: str) -> LogRef | None:
         raise FileNotFoundError(str(exc)) from None
 
 
+def _names(jobs: Sequence[Json]) -> list[str]:
+    """The listed Jobs' names; TypeError if one is not a name (a deleted Job is told by its absence)."""
+    names = [job["metadata"]["name"] for job in jobs]
+    if not all(isinstance(name, str) and name for name in names):
+        raise TypeError("a Job without a name")
+    return names
+
+
 def _running_tasks(job: Json) -> set[int | None]:
     """The tasks a Job still runs: none once it ended; for an Indexed Job, those not done or failed."""
     conditions = (job.get("status") or {}).get("conditions") or []
@@ -365,7 +388,9 @@ def _running_tasks(job: Json) -> set[int | None]:
     if tasks is None:
         return {None}
     status = job.get("status") or {}
-    settled = indexes(status.get("completedIndexes")) | indexes(status.get("failedIndexes"))
+    settled = indexes(status.get("completedIndexes"), len(tasks)) | indexes(
+        status.get("failedIndexes"), len(tasks)
+    )
     return {task for position, task in enumerate(tasks) if position not in settled}
 
 

@@ -34,13 +34,14 @@ def timestamp(text: str | None) -> float | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def indexes(text: str | None) -> set[int]:
-    """The set an index list like "1,3-5" names."""
+def indexes(text: str | None, below: int) -> set[int]:
+    """The indexes under `below` (a Job's completions) that an index list like "1,3-5" names; a
+    range beyond them in a damaged answer costs nothing."""
     found: set[int] = set()
     for part in (text or "").split(","):
         if part.strip():
             first, _, last = part.partition("-")
-            found.update(range(int(first), int(last or first) + 1))
+            found.update(range(int(first), min(int(last or first) + 1, below)))
     return found
 
 
@@ -78,8 +79,24 @@ def observe(jobs: Sequence[Json], pods: Sequence[Json]) -> dict[str, Observation
     found: dict[str, Observation] = {}
     for job in jobs:
         for obs in observe_job(job, by_job.get(job["metadata"]["name"], [])):
-            found[obs.job_id] = obs
+            found[obs.job_id] = _checked(obs)
     return found
+
+
+def _checked(obs: Observation) -> Observation:
+    """The observation, when every field read from the answer has the type the API server writes;
+    else ValueError (the backend reports such an answer as unreadable)."""
+    texts = (obs.job_id, obs.raw_state)
+    maybe_texts = (obs.name, obs.tag, obs.reason, obs.log_path)
+    maybe_numbers = (obs.exit_code, obs.requeues)
+    if (
+        not all(isinstance(text, str) and text for text in texts)
+        or not all(text is None or isinstance(text, str) for text in maybe_texts)
+        or not all(n is None or (type(n) is int and n >= -(2**31) and n < 2**31) for n in maybe_numbers)
+        or obs.requeues < 0
+    ):
+        raise ValueError(f"{obs.job_id!r}: a field of an unexpected type or value")
+    return obs
 
 
 def observe_job(job: Json, pods: Sequence[Json]) -> list[Observation]:
@@ -95,7 +112,7 @@ def observe_job(job: Json, pods: Sequence[Json]) -> list[Observation]:
     tasks = tasks_of(job)
     if tasks is None:
         return [_task(meta["name"], None, ending, None, pods, status.get("startTime"), common)]
-    done, failed = indexes(status.get("completedIndexes")), indexes(status.get("failedIndexes"))
+    done, failed = (indexes(status.get(key), len(tasks)) for key in ("completedIndexes", "failedIndexes"))
     by_index: dict[int, list[Json]] = defaultdict(list)
     for pod in pods:
         index = (pod["metadata"].get("labels") or {}).get(INDEX_LABEL)

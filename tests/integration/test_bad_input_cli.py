@@ -22,8 +22,11 @@ BAD_MANIFESTS = {
         "clusters.c.backend",
     ),
     # A Kubernetes job needs an image (and a command): refused before anything is written or sent.
-    "kubernetes-without-image": ({"c": {"backend": "kubernetes"}}, [{"name": "a", "command": ["true"]}],
-                                 'jobs[1] "a": image'),  # fmt: skip
+    "kubernetes-without-image": (
+        {"c": {"backend": "kubernetes"}},
+        [{"name": "a", "command": ["true"]}],
+        'jobs[1] "a": image',
+    ),
 }
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,15 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fake_apiserver import FakeApiServer
 
 from backends.kubernetes.backend import KubernetesBackend
 from backends.kubernetes.connection import Settings
 from monitor.controller import Controller, ControllerSettings
 from monitor.model import Job, JobSpec, OutputCheck, RestartPolicy
 from store.session_store import SessionStore
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_apiserver import FakeApiServer
 
 TOKEN = "s3cret-token"
 NAMESPACE = "team"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeApiServer
+from k8s_support import FakeApiServer
 
 NAMESPACE = "team"  # the kubeconfig fixture's context namespace
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, FakeApiServer, write_kubeconfig
+from k8s_support import TOKEN, FakeApiServer, write_kubeconfig
 
 from backends.kubernetes.backend import KubernetesBackend
 from backends.kubernetes.connection import ServiceAccount, Settings, in_cluster

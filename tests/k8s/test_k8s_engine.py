@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import CLUSTER, NAMESPACE, Engine, k8s_spec
+from k8s_support import CLUSTER, NAMESPACE, Engine, k8s_spec
 
 from backends.kubernetes.naming import TASKS
 from monitor.aggregate import aggregate_state

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import TOKEN, FakeApiServer
+from k8s_support import TOKEN, FakeApiServer
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 

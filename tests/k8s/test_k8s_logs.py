@@ -5,7 +5,7 @@ by the log view with a first line that says so)."""
 from __future__ import annotations
 
 import pytest
-from conftest import NAMESPACE, Engine, k8s_spec
+from k8s_support import NAMESPACE, Engine, k8s_spec
 
 from monitor.log_copies import COPY_LINES
 from monitor.log_tail import TRUNCATED_NOTICE, LogTail

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NAMESPACE, FakeApiServer
+from k8s_support import NAMESPACE, FakeApiServer
 
 from monitor.controller import Controller, ControllerSettings
 from monitor.expand import expand_manifest

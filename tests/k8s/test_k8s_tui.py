@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import NAMESPACE, FakeApiServer
+from k8s_support import NAMESPACE, FakeApiServer
 from rich.console import Console
 from textual.widgets import Static
 

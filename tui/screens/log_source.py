@@ -34,4 +34,3 @@ class LogSource:
     )
     load_offset: Callable[[int, str], Awaitable[int | None]] | None = None  # (attempt, stream) -> offset
     read_chunk: ReadChunkOf | None = None  # used instead of `read` when given: also notices a replaced file
-

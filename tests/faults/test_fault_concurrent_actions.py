@@ -1,0 +1,50 @@
+"""Two jobdeck processes on one database acting on the same job at once (the app in one terminal,
+the CLI in another): a restart must reach the scheduler once. Both read the job FAILED before
+either wrote its intent; the second intent must then be refused, as the job is no longer FAILED."""
+
+from __future__ import annotations
+
+import pytest
+from fault_harness import Deck, record
+
+from monitor.errors import JobdeckError
+from monitor.restart import restart
+from store.session_store import SessionStore
+from tui.wiring import close_controller, open_controller
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: SessionStore.record_intent (store/session_store.py) moves the jobs to SUBMITTING "
+    "without checking they are still in the state the caller read, so two processes that both read a job "
+    "FAILED both submit it; seen from the CLI as a second scheduler job whose confirm then fails with "
+    "'UNIQUE constraint failed: attempts.job_id, attempts.number' and whose attempt is never recorded",
+)
+async def test_two_processes_restarting_one_job_submit_it_once(deck: Deck) -> None:
+    manifest = deck.manifest(
+        {"name": "race", "validate_grace": 0},
+        {"here": {"backend": "local"}},
+        [{"name": "bad", "script": "behave.sh", "args": ["--code", "3"]}],
+    )
+    deck.json("submit", str(manifest), "--no-tui")
+    deck.sync_until("race", None, 30, "bad to fail")
+    stores = [await SessionStore.open(deck.db), await SessionStore.open(deck.db)]
+    controllers = [await open_controller(store, "race") for store in stores]
+    try:
+        seen = [(await store.jobs("race"))[0] for store in stores]  # both read FAILED
+        errors = []
+        for controller, job in zip(controllers, seen, strict=True):
+            try:
+                await restart(controller, [job])
+            except JobdeckError as exc:
+                errors.append(str(exc))
+        known = await controllers[0].backend("here").find(["bad"], [], 0.0)  # what the "scheduler" ran
+    finally:
+        for controller, store in zip(controllers, stores, strict=True):
+            await close_controller(controller)
+            await store.close()
+    runs = sorted(known.observations)
+    record("two processes restart one job", faults=1, duplicates=len(runs) - 2)
+    assert len(runs) == 2, (
+        f"the first submission and one restart expected; the scheduler ran {runs}; {errors}"
+    )
