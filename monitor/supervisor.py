@@ -58,6 +58,7 @@ class CycleOutcome:
     intents: list[IntentVerdict] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    took_over_from: str | None = None  # the holder whose process was gone when this cycle took its lease
 
 
 class Supervisor:
@@ -95,13 +96,15 @@ class Supervisor:
     async def cycle(self) -> CycleOutcome:
         now = self.controller.clock()
         lease = await self.store.claim_lease(self.controller.session, self.holder, now, self.lease_ttl())
+        gone = None
         if lease.holder != self.holder and holder_is_gone(lease.holder):
+            gone = lease.holder
             lease = await self.store.claim_lease(
-                self.controller.session, self.holder, now, self.lease_ttl(), replace=lease.holder
+                self.controller.session, self.holder, now, self.lease_ttl(), replace=gone
             )
         if lease.holder != self.holder:
             return CycleOutcome(lease, acting=False)
-        outcome = CycleOutcome(lease, acting=True)
+        outcome = CycleOutcome(lease, acting=True, took_over_from=gone)
         outcome.intents = await self.settle_intents(outcome.warnings)
         outcome.poll = await self.controller.poll(search_all=not self.attached)
         await save_log_copies(self.controller, outcome.warnings)

@@ -242,6 +242,8 @@ class Watch:
             since = time.strftime("%H:%M:%S", time.localtime(outcome.lease.acquired_at))
             self.say("lease", f"{session}: read-only: monitored by {outcome.lease.holder} since {since}")
             return
+        if outcome.took_over_from:
+            self.say("lease", f"{session}: {outcome.took_over_from} is gone; monitored from here now")
         for line in outcome.warnings + outcome.restarts:
             self.say("warning", f"{session}: {line}", err=line in outcome.warnings)
         poll = outcome.poll

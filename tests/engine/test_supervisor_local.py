@@ -126,7 +126,9 @@ async def test_a_dead_holder_on_this_machine_gives_the_lease_up_at_once(world) -
     dead = f"{socket.gethostname()}:{gone.pid}:abcdef"
     await store.claim_lease("s", dead, time.time(), 3600.0)
     first = Supervisor(Controller(store, "s", {"here": backend}, settings))
-    assert (await first.cycle()).acting  # the dead holder's lease was taken at once
+    taken = await first.cycle()
+    assert (taken.acting, taken.took_over_from) == (True, dead)  # the dead holder's lease was taken at once
+    assert (await first.cycle()).took_over_from is None  # said once
     await first.release()
     alive = f"{socket.gethostname()}:1:abcdef"  # pid 1 always exists
     await store.claim_lease("s", alive, time.time(), 3600.0)

@@ -129,6 +129,8 @@ class JobsScreen(JobActions, Screen[None]):
             await self.reload()
             return None
         self.lease_note = ""
+        if cycle.took_over_from:
+            self.notify(f"{cycle.took_over_from} is gone; this monitor acts for the session now", timeout=10)
         outcome = cycle.poll
         self.last_outcome = outcome
         for warning in [*cycle.warnings, *(outcome.warnings if outcome else [])]:
