@@ -29,3 +29,8 @@ class SchedulerRejected(JobdeckError):
 
 class StoreError(JobdeckError):
     """The session database cannot be used (corrupt, newer schema, disk full, permissions)."""
+
+
+class ChangedMeanwhile(JobdeckError):
+    """Another jobdeck process changed a job between this one reading it and acting on it (e.g. both
+    restarting it): nothing was sent; read the job again and decide."""

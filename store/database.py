@@ -7,9 +7,10 @@ import contextlib
 import errno
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -127,10 +128,17 @@ class Database:
                     await self.conn.execute(statement)
                 await self.conn.execute(f"PRAGMA user_version = {number + 1}")
 
-    async def scalar(self, sql: str, params: tuple = ()) -> object:
-        async with self.conn.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A read; SQLite's errors (a damaged page met only now) become one-line StoreErrors."""
+        try:
+            async with self.conn.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as exc:
+            raise describe_sqlite_error(self.path, exc) from exc
+
+    async def scalar(self, sql: str, params: Sequence[Any] = ()) -> object:
+        found = await self.rows(sql, params)
+        return found[0][0] if found else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from monitor.errors import InputError
+from monitor.errors import ChangedMeanwhile, InputError
 from monitor.model import (
     Event,
     Job,
@@ -73,8 +73,7 @@ class SessionStore:
                 self._cache.touch(job_ids)
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.db.conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        return await self.db.rows(sql, params)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -235,6 +234,7 @@ class SessionStore:
                  parent_id, now),
             )  # fmt: skip
             submission_id = cursor.lastrowid
+            await _refuse_changed(conn, jobs)
             await conn.executemany(
                 "UPDATE jobs SET state = 'SUBMITTING', reason = NULL, missing_since = NULL, updated_at = ? "
                 "WHERE id = ?",
@@ -548,6 +548,25 @@ def _job_from_row(r: Any, spec: JobSpec) -> Job:
         outputs_expected=r[11],
         updated_at=r[12],
     )
+
+
+async def _refuse_changed(conn: Any, jobs: Sequence[Job]) -> None:
+    """Inside the write transaction (BEGIN IMMEDIATE: nobody else writes until it ends): every job is
+    still in the state the caller read, so two processes that both read a job FAILED never both submit it."""
+    read = {j.id: j for j in jobs}
+    ids = list(read)
+    for start in range(0, len(ids), 900):  # SQLite's limit of variables per statement
+        chunk = ids[start : start + 900]
+        async with conn.execute(
+            f"SELECT id, state FROM jobs WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+        ) as cursor:
+            for job_id, state in await cursor.fetchall():
+                job = read[job_id]
+                if state != job.state.value:
+                    raise ChangedMeanwhile(
+                        f"{job.key}: changed by another jobdeck process since it was read ({job.state} -> "
+                        f"{state}); nothing was submitted; look again and retry"
+                    )
 
 
 def _rounds(updates: Sequence[JobUpdate]) -> list[list[JobUpdate]]:

@@ -5,14 +5,53 @@ Real-cluster tests are never silently skipped in CI: with CI=true a missing clus
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 CLUSTER_STATE = Path(os.environ.get("JOBDECK_TEST_CLUSTER", "/tmp/jobdeck-cluster"))
+FIGURES = ("cycles", "kills", "faults", "bad_inputs", "lost", "duplicates")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The file where fault and hostile-input tests record their figures (tests/faults/fault_harness.py
+    record); set once by the main process, inherited by pytest-xdist's workers."""
+    if not hasattr(config, "workerinput"):
+        folder = tempfile.mkdtemp(prefix="jobdeck-figures-")
+        os.environ["JOBDECK_TEST_FIGURES"] = str(Path(folder) / "figures.jsonl")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per test that recorded figures (a property test's examples added up), then totals."""
+    path = Path(os.environ.get("JOBDECK_TEST_FIGURES", "/nonexistent"))
+    if hasattr(terminalreporter.config, "workerinput") or not path.exists():
+        return
+    merged: dict[str, tuple[dict[str, int], str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        counts, note = merged.get(entry["test"], ({}, ""))
+        for key, value in entry["counts"].items():
+            counts[key] = counts.get(key, 0) + value
+        merged[entry["test"]] = (counts, entry["note"] or note)
+    totals = dict.fromkeys(FIGURES, 0)
+    terminalreporter.section("fault injection and hostile input: figures")
+    for test, (counts, note) in merged.items():
+        for key, value in counts.items():
+            totals[key] += value
+        shown = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items())
+        terminalreporter.write_line(f"{test}: {shown}" + (f"  ({note})" if note else ""))
+    terminalreporter.write_line(
+        f"TOTAL: cycles run {totals['cycles']}, kills {totals['kills']}, faults {totals['faults']}, "
+        f"bad inputs tried {totals['bad_inputs']}, jobs lost {totals['lost']}, "
+        f"duplicate submissions {totals['duplicates']}"
+    )
+    path.unlink()
 
 
 def require(ok: bool, why: str) -> None:

@@ -2,6 +2,10 @@
 # The whole test suite, on a fresh Debian machine as root: installs the Debian packages it needs,
 # builds a virtualenv, starts a private SLURM cluster (with accounting) and an sshd on loopback,
 # runs pytest, and stops everything it started. Extra arguments go to pytest.
+#
+# Most tests wait on the scheduler rather than on the CPU, so they run in parallel workers
+# (JOBDECK_TEST_WORKERS, default 3); the few that stop a daemon of the shared cluster (marker
+# `disruptive`) run alone afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +20,12 @@ trap 'bash tests/infra/cluster.sh stop' EXIT
 bash tests/infra/cluster.sh start
 # shellcheck disable=SC1091
 source "${JOBDECK_CLUSTER_STATE:-/tmp/jobdeck-cluster}/env.sh"
-.venv/bin/pytest "$@"
+status=0
+run() {  # pytest; the first failure's exit code is kept (5, no test selected, is not a failure)
+    local code=0
+    .venv/bin/pytest "$@" || code=$?
+    if [[ $code != 0 && $code != 5 && $status == 0 ]]; then status=$code; fi
+}
+run -n "${JOBDECK_TEST_WORKERS:-3}" -m "not disruptive" "$@"
+run -m disruptive "$@"
+exit "$status"

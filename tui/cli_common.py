@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import wraps
@@ -17,7 +16,6 @@ from monitor.controller import Controller
 from monitor.errors import InputError, JobdeckError
 from monitor.jobref import parse_ref, select
 from monitor.model import Job
-from store.database import describe_sqlite_error
 from store.session_store import SessionStore
 from tui.config import config_path, load_config
 
@@ -31,8 +29,6 @@ def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
         return asyncio.run(coroutine)
     except JobdeckError as exc:
         fail(exc)
-    except sqlite3.Error as exc:  # a read that met a damaged page (the store describes failed writes itself)
-        fail(describe_sqlite_error(db_path(click.get_current_context()), exc))
     except KeyboardInterrupt:
         sys.exit(130)
 

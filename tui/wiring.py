@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from backends.kubernetes.backend import KubernetesBackend
-from backends.kubernetes.connection import Settings
 from backends.local.backend import LocalBackend
 from backends.runners.base import Runner
 from backends.runners.files import RemoteFiles
@@ -57,6 +55,10 @@ def make_backend(cluster: ClusterConfig, local_state: Path, session: str | None 
     if cluster.backend == "local":
         return LocalBackend(cluster.name, local_state, max_parallel=cluster.max_parallel)
     if cluster.backend == "kubernetes":
+        # imported here: the kubernetes client takes ~0.7 s to import, which every command would pay
+        from backends.kubernetes.backend import KubernetesBackend
+        from backends.kubernetes.connection import Settings
+
         return KubernetesBackend(
             cluster.name,
             session=session,

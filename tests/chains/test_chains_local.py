@@ -53,7 +53,7 @@ def test_reattach_does_not_exit_when_done_while_a_stage_is_ready(local_deck):
     deck.submit(deck.manifest(jobs, **FAST))
     monitor = deck.attach()
     monitor.wait_line(
-        lambda e: e.get("job", "").endswith("/first") and e["to"] == "RUNNING", 20, "first runs"
+        lambda e: e.get("job", "").endswith("/first") and e["to"] == "RUNNING", 60, "first runs"
     )
     monitor.kill()
     deck.wait_for(lambda: deck.json("sync", "--session", deck.session) and deck.jobs()["first"]["state"] == "SUCCEEDED",
@@ -78,7 +78,7 @@ def test_stage_the_scheduler_refuses_is_not_sent_again_at_every_poll(local_deck)
     deck.submit(deck.manifest(jobs, **FAST))
     monitor = deck.attach()
     refused = lambda e: e.get("job", "").endswith("/second") and "refused" in e["message"]  # noqa: E731
-    monitor.wait_line(refused, 20, "the scheduler refuses second")
+    monitor.wait_line(refused, 60, "the scheduler refuses second")
     time.sleep(5 * FAST["poll_interval"])  # five more polls
     monitor.kill()
 

@@ -9,17 +9,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fault_harness
 from fault_harness import Deck, Transport, deck_fixture  # noqa: F401 (deck_fixture: the `deck` fixture)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    fault_harness.print_summary(terminalreporter)
 
 
 @pytest.fixture

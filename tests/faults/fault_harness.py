@@ -6,6 +6,7 @@ closing summary."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sqlite3
 import subprocess
@@ -93,45 +94,15 @@ def one_error_line(stderr: str) -> str:
 # -- the figures ----------------------------------------------------------------------------------
 
 COUNTS = ("cycles", "kills", "faults", "bad_inputs", "lost", "duplicates")
-_RECORDED: list[tuple[str, dict[str, int], str]] = []
 
 
 def record(test: str, note: str = "", **counts: int) -> None:
     """Counts of one test (cycles run, kills, faults injected, bad inputs tried, jobs lost,
-    duplicate submissions), printed at the end of the run."""
+    duplicate submissions), printed at the end of the run by tests/conftest.py. They go to the file
+    that names, so the figures of parallel workers (pytest-xdist) are printed together."""
     unknown = set(counts) - set(COUNTS)
     assert not unknown, f"unknown figure(s) {unknown}; known: {COUNTS}"
-    for number, (seen, earlier, earlier_note) in enumerate(_RECORDED):
-        if seen == test:  # one line per test: the examples of a property test add up
-            merged = {key: earlier.get(key, 0) + counts.get(key, 0) for key in {*earlier, *counts}}
-            _RECORDED[number] = (test, merged, note or earlier_note)
-            return
-    _RECORDED.append((test, counts, note))
-
-
-def summary() -> list[str]:
-    """The recorded figures, one line per test and the totals; empty once printed."""
-    if not _RECORDED:
-        return []
-    lines = []
-    totals = dict.fromkeys(COUNTS, 0)
-    for test, counts, note in _RECORDED:
-        for key, value in counts.items():
-            totals[key] += value
-        shown_counts = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items())
-        lines.append(f"{test}: {shown_counts}" + (f"  ({note})" if note else ""))
-    lines.append(
-        f"TOTAL: cycles run {totals['cycles']}, kills {totals['kills']}, faults {totals['faults']}, "
-        f"bad inputs tried {totals['bad_inputs']}, jobs lost {totals['lost']}, "
-        f"duplicate submissions {totals['duplicates']}"
-    )
-    _RECORDED.clear()
-    return lines
-
-
-def print_summary(terminalreporter: Any) -> None:
-    lines = summary()
-    if lines:
-        terminalreporter.section("fault injection and hostile input: figures")
-        for line in lines:
-            terminalreporter.write_line(line)
+    figures = os.environ.get("JOBDECK_TEST_FIGURES")
+    if figures:
+        with open(figures, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"test": test, "note": note, "counts": counts}) + "\n")

@@ -42,7 +42,7 @@ SEP = "\x1f"
 INTENT_GRACE = 10.0  # the sessions' intent_grace: an unsettled submission older than this is judged
 WEIGHTS = {"submit": 3, "submit-pending": 2, "attach": 4, "sync": 3, "validate": 2, "resume": 3, "restart": 3}
 KILL_CHANCE = 0.8
-# When a kill lands, in seconds after the start: the CLI needs about 1.7 s to start, so kills land
+# When a kill lands, in seconds after the start: the CLI needs 0.6 s to 2 s to start (more under load), so kills land
 # while it starts, while it works (sbatch, polls, store writes) and after it would have finished.
 HORIZON = {"attach": (0.5, 10.0), "submit": (0.5, 3.5)}
 DEFAULT_HORIZON = (0.5, 3.0)

@@ -113,15 +113,13 @@ def test_every_command_refuses_a_bad_database_in_one_line_and_leaves_it_untouche
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: SessionStore reads (store/session_store.py _rows and friends) let sqlite3 errors "
-    "through unconverted, so the app meets a damaged page as an unhandled DatabaseError and exits with a "
-    "traceback instead of the one-line StoreError the CLI now shows (tui/cli_common.run_sync converts it)",
-)
 async def test_the_app_shows_a_damaged_database_as_one_line_not_a_traceback(session_db: Deck) -> None:
     damaged_pages(session_db.db)
     app = JobdeckApp(session_db.db, None, polling=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause(1.0)
-    assert app.return_code == 1
+        said = [n.message for n in app._notifications]
+        assert app.is_running and app.return_code is None  # no traceback: the app stays, and says why
+    assert len(set(said)) == 1 and said[0].startswith(
+        f"{session_db.db}: not a jobdeck database or corrupt"
+    ), said

@@ -4,7 +4,6 @@ either wrote its intent; the second intent must then be refused, as the job is n
 
 from __future__ import annotations
 
-import pytest
 from fault_harness import Deck, record
 
 from monitor.errors import JobdeckError
@@ -13,13 +12,6 @@ from store.session_store import SessionStore
 from tui.wiring import close_controller, open_controller
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: SessionStore.record_intent (store/session_store.py) moves the jobs to SUBMITTING "
-    "without checking they are still in the state the caller read, so two processes that both read a job "
-    "FAILED both submit it; seen from the CLI as a second scheduler job whose confirm then fails with "
-    "'UNIQUE constraint failed: attempts.job_id, attempts.number' and whose attempt is never recorded",
-)
 async def test_two_processes_restarting_one_job_submit_it_once(deck: Deck) -> None:
     manifest = deck.manifest(
         {"name": "race", "validate_grace": 0},
@@ -48,3 +40,12 @@ async def test_two_processes_restarting_one_job_submit_it_once(deck: Deck) -> No
     assert len(runs) == 2, (
         f"the first submission and one restart expected; the scheduler ran {runs}; {errors}"
     )
+    assert (
+        len(errors) == 1 and "changed by another jobdeck process since it was read (FAILED -> " in errors[0]
+    ), errors
+    store = await SessionStore.open(deck.db)
+    try:
+        (job,) = await store.jobs("race")
+    finally:
+        await store.close()
+    assert [a.job_id for a in job.attempts] == runs, job.attempts  # both runs recorded, nothing more

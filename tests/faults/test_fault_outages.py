@@ -32,7 +32,7 @@ from fault_daemons import (
 from fault_harness import Deck, job_rows, one_error_line, popen, record, shown
 from fault_sessions import far, register, states, submit_pending, submitted_as_ghost, wait_states
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.disruptive]
 
 
 async def watched_sleeper_and_ghost(

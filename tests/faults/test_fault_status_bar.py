@@ -20,7 +20,7 @@ from tui.config import UserConfig
 from tui.screens.jobs_screen import JobsScreen
 from tui.widgets.status_bar import StatusBar
 
-pytestmark = [pytest.mark.cluster, pytest.mark.ssh]
+pytestmark = [pytest.mark.cluster, pytest.mark.ssh, pytest.mark.disruptive]
 
 
 def status(app: JobdeckApp) -> str:

@@ -87,9 +87,11 @@ def test_every_mutating_command_is_refused_in_one_line_and_nothing_changes(
         allowed = list(pool.map(run, ALLOWED))
     sync = run(["sync", "--session", "ro", "--json"])
     follow = popen(deck, *mode, "attach", "ro", "--no-tui")
-    time.sleep(4)
+    assert follow.stdout is not None
+    followed = follow.stdout.readline()  # its first line; the test's timeout bounds the wait
+    time.sleep(2)  # it goes on following: nothing it does meanwhile may change the store
     follow.kill()
-    followed = follow.communicate()[0]
+    followed += follow.communicate()[0]
     after = store_dump(deck.db)
     record(f"read-only mode ({how})", bad_inputs=len(REFUSED))
     source = "--read-only" if how == "flag" else f"read_only = true in {config}"

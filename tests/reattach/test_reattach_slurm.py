@@ -158,6 +158,7 @@ def test_jobs_finished_while_offline_settle_from_accounting(deck, slurm):
 
 
 @pytest.mark.slow
+@pytest.mark.disruptive  # stops slurmctld for seconds
 def test_job_purged_from_the_controller_settles_from_accounting(both_deck, slurm):
     """MinJobAge is 60 s on the test cluster: one wait serves both transports (one cluster each)."""
     deck = both_deck
@@ -310,6 +311,7 @@ def _snapshot(rows):
 
 
 @pytest.mark.slow
+@pytest.mark.disruptive  # stops slurmctld for seconds
 def test_unreachable_controller_changes_no_job_and_the_next_cycles_recover(deck, slurm):
     through, during = deck.name("through"), deck.name("during")
     jobs = [{"name": through, "args": ["--sleep", "25"]}, {"name": during, "args": ["--sleep", "5"]}]
