@@ -38,12 +38,12 @@ pytestmark = [pytest.mark.cluster, pytest.mark.disruptive]
 async def watched_sleeper_and_ghost(
     deck: Deck, session: str, clusters: dict[str, Any]
 ) -> subprocess.Popen[str]:
-    """Session `session`: "sleeper" running for 25 s and "ghost" missing since a first poll (lost
-    after 1 s once a source for finished jobs answers), and an `attach --no-tui --json` watching it
-    until both settle."""
+    """Session `session`: "sleeper" running for 40 s (it outlives the outages, even on a loaded
+    machine) and "ghost" missing since a first poll (lost after 1 s once a source for finished jobs
+    answers), and an `attach --no-tui --json` watching it until both settle."""
     config = {"name": session, "lost_grace": 1, "validate_grace": 0, "poll_interval": 0.5}
     jobs = [
-        {"name": "sleeper", "script": "behave.sh", "args": ["--sleep", "25"]},
+        {"name": "sleeper", "script": "behave.sh", "args": ["--sleep", "40"]},
         {"name": "ghost", "script": "behave.sh"},
     ]
     await register(deck, config, clusters, jobs)
@@ -99,7 +99,7 @@ async def test_controller_down_changes_nothing_says_so_and_attach_carries_on(slu
             before = job_rows(deck.db)
             sync = deck.run("sync", "--session", "ctld", "--json")
             during = job_rows(deck.db)
-        out, _ = attach.communicate(timeout=90)  # sleeper ends (~25 s), ghost becomes LOST, attach exits
+        out, _ = attach.communicate(timeout=120)  # sleeper ends (~40 s), ghost becomes LOST, attach exits
     finally:
         attach.kill()
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -137,7 +137,7 @@ async def test_ssh_drops_during_polls_change_nothing_and_reconnect_with_capped_b
             before = job_rows(deck.db)
             time.sleep(4)  # a few polls that find nobody
             during = job_rows(deck.db)
-        out, _ = attach.communicate(timeout=90)  # sleeper ends (~25 s), ghost becomes LOST, attach exits
+        out, _ = attach.communicate(timeout=120)  # sleeper ends (~40 s), ghost becomes LOST, attach exits
     finally:
         attach.kill()
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

@@ -314,7 +314,7 @@ def _snapshot(rows):
 @pytest.mark.disruptive  # stops slurmctld for seconds
 def test_unreachable_controller_changes_no_job_and_the_next_cycles_recover(deck, slurm):
     through, during = deck.name("through"), deck.name("during")
-    jobs = [{"name": through, "args": ["--sleep", "25"]}, {"name": during, "args": ["--sleep", "5"]}]
+    jobs = [{"name": through, "args": ["--sleep", "25"]}, {"name": during, "args": ["--sleep", "15"]}]
     deck.submit(deck.manifest(jobs, **SESSION))
     monitor = deck.attach("--exit-when-done")
     before = _snapshot(deck.wait_jobs(running(through, during), 60, "both jobs recorded running"))
