@@ -44,8 +44,8 @@ WEIGHTS = {"submit": 3, "submit-pending": 2, "attach": 4, "sync": 3, "validate":
 KILL_CHANCE = 0.8
 # When a kill lands, in seconds after the start: the CLI needs 0.6 s to 2 s to start (more under load), so kills land
 # while it starts, while it works (sbatch, polls, store writes) and after it would have finished.
-HORIZON = {"attach": (0.5, 10.0), "submit": (0.5, 3.5)}
-DEFAULT_HORIZON = (0.5, 3.0)
+HORIZON = {"attach": (0.3, 6.0), "submit": (0.3, 2.0)}
+DEFAULT_HORIZON = (0.3, 1.5)
 # Of the kills of commands that submit, AIMED_CHANCE land within AIMED_WINDOW seconds of the intent
 # being written: while sbatch runs and before its answer is stored.
 AIMED = ("submit", "submit-pending", "resume", "restart")

@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck disable=SC1091
 source "${JOBDECK_CLUSTER_STATE:-/tmp/jobdeck-cluster}/env.sh"
-JOBDECK_FAULTS_FULL=1 exec .venv/bin/pytest tests/faults tests/hostile "$@"
+exec .venv/bin/pytest tests/faults tests/hostile "$@"
