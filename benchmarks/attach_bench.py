@@ -7,7 +7,7 @@ the store, settled into a mix of states); this script reuses its helpers and add
 figures it lacks:
   (a) start of the app to its jobs table holding every row, painted once (polling off)
   (b) the screen's own refresh after a poll wrote 1% of the jobs (JobsScreen.reload: store.jobs,
-      job_rows, JobTable.update_rows, the detail pane), with its parts measured apart
+      the screen's RowCache.rows, JobTable.update_rows, the detail pane), with its parts measured apart
   (c) the resident memory of a fresh process with the 10,000-job table painted
 """
 
@@ -29,7 +29,6 @@ from monitor.model import JobUpdate
 from monitor.states import State
 from store.session_store import SessionStore
 from tui.app import JobdeckApp
-from tui.job_rows import job_rows
 from tui.screens.jobs_screen import JobsScreen
 from tui.widgets.job_table import JobTable
 
@@ -39,7 +38,7 @@ FLIP = {State.RUNNING: State.SUCCEEDED, State.SUCCEEDED: State.RUNNING}
 async def one_percent_polls(db: Path, jobs: int, runs: int) -> dict[str, list[float]]:
     """In a running app: a poll writes 1% of the jobs (through the app's store, as the app's own
     poll does), then the screen refreshes; the same refresh's parts are then timed one by one."""
-    figures: dict[str, list[float]] = {"reload": [], "store.jobs": [], "job_rows": [], "update_rows": []}
+    figures: dict[str, list[float]] = {"reload": [], "store.jobs": [], "rows": [], "update_rows": []}
     app = JobdeckApp(db, SESSION, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await painted(app, pilot, jobs)
@@ -62,14 +61,14 @@ async def one_percent_polls(db: Path, jobs: int, runs: int) -> dict[str, list[fl
             t0 = time.perf_counter()
             current = await store.jobs(SESSION)
             t1 = time.perf_counter()
-            rows = job_rows(current, time.time(), screen.show_finished, screen.job_warnings)
+            rows = screen.row_cache.rows(current, time.time(), screen.show_finished, screen.job_warnings)
             t2 = time.perf_counter()
             table.update_rows(rows)
             t3 = time.perf_counter()
             if run:
                 figures["reload"].append(reload)
                 figures["store.jobs"].append(t1 - t0)
-                figures["job_rows"].append(t2 - t1)
+                figures["rows"].append(t2 - t1)
                 figures["update_rows"].append(t3 - t2)
             await pilot.pause()
     return figures
@@ -98,7 +97,7 @@ async def main(runs: int, jobs: int) -> None:
         figures = await one_percent_polls(db, jobs, runs)
         print(f"(b) 1% of the jobs changed: the screen's refresh {ms(statistics.median(figures['reload']))}"
               "   target < 30 ms")  # fmt: skip
-        for name in ("store.jobs", "job_rows", "update_rows"):
+        for name in ("store.jobs", "rows", "update_rows"):
             print(f"      of which {name:<12}                  {ms(statistics.median(figures[name]))}")
         before, after = rss_of_painted_app(db, jobs)
         print(f"(c) RSS with {jobs:,} jobs painted               {after / 1024:9.1f} MiB   target < 150 MiB"

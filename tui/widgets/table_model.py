@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import ne
 from typing import Any, Literal
 
 
@@ -47,6 +49,15 @@ class Diff:
         return bool(self.added or self.removed or self.changed)
 
 
+def _first_duplicate(rows: Iterable[TableRow]) -> str | None:
+    seen: set[str] = set()
+    for row in rows:
+        if row.key in seen:
+            return row.key
+        seen.add(row.key)
+    return None
+
+
 def _haystack(row: TableRow) -> str:
     return (row.search_text if row.search_text is not None else " ".join(row.cells)).lower()
 
@@ -61,6 +72,7 @@ class TableModel:
             raise ValueError("column keys must be unique (case-insensitively)")
         self._rows: dict[str, TableRow] = {}
         self._hay: dict[str, str] = {}
+        self._column_sets: dict[tuple[int, ...], frozenset[int]] = {}
         self._top: list[str] = []
         self._children: dict[str, list[str]] = {}
         self._top_order: list[str] = []
@@ -86,20 +98,23 @@ class TableModel:
     # --- rows -------------------------------------------------------------------------------
 
     def set_rows(self, rows: Iterable[TableRow]) -> Diff:
-        """Replace the whole row set and say exactly what differs; unchanged rows cost one comparison."""
-        incoming: dict[str, TableRow] = {}
-        for row in rows:
-            if row.key in incoming:
-                raise ValueError(f"duplicate row key {row.key!r}")
-            incoming[row.key] = row
+        """Replace the whole row set and say exactly what differs; an unchanged row costs an identity
+        check when it is the same object as before, else one comparison."""
+        rows = list(rows)
+        incoming = {row.key: row for row in rows}
+        if len(incoming) != len(rows):
+            raise ValueError(f"duplicate row key {_first_duplicate(rows)!r}")
         current = self._rows
         pending: list[tuple[str, TableRow, TableRow | None]] = []
+        new = 0
         for key, row in incoming.items():
             before = current.get(key)
             if before is not row and before != row:
                 self._check_width(row)
                 pending.append((key, row, before))
-        removed = tuple(key for key in current if key not in incoming)
+                new += before is None
+        kept = len(incoming) - new  # rows of the current set that come again: when all do, none went
+        removed = () if kept == len(current) else tuple(key for key in current if key not in incoming)
         for key in removed:
             self._forget(key)
         added: list[str] = []
@@ -110,7 +125,8 @@ class TableModel:
         column = self._sort_column
         for key, row, before in pending:
             current[key] = row
-            self._hay[key] = _haystack(row)
+            if before is None or row.search_text is None or row.search_text != before.search_text:
+                self._hay[key] = _haystack(row)
             refilter |= self._rematch(key)
             if column is not None:
                 value = self._sort_value(row, column)
@@ -120,9 +136,7 @@ class TableModel:
                 added.append(key)
                 structure = True
                 continue
-            changed[key] = frozenset(
-                i for i, (a, b) in enumerate(zip(before.cells, row.cells, strict=True)) if a != b
-            )
+            changed[key] = self._changed_columns(before.cells, row.cells)
             structure |= before.parent != row.parent
         if structure:
             self._structure_stale = True
@@ -131,6 +145,12 @@ class TableModel:
         if structure or reorder or refilter:
             self._visible = None
         return Diff(tuple(added), removed, changed)
+
+    def _changed_columns(self, before: tuple[str, ...], after: tuple[str, ...]) -> frozenset[int]:
+        """The indexes of the cells that differ (compared in C; one shared set per combination)."""
+        found = tuple(compress(range(len(after)), map(ne, before, after)))
+        sets = self._column_sets
+        return sets.get(found) or sets.setdefault(found, frozenset(found))
 
     def _forget(self, key: str) -> None:
         del self._rows[key]
