@@ -94,8 +94,9 @@ class RowCache:
                 return False
         if not changed:
             return True
-        rows, slots, groups, running = self._rows, self._slots, self.groups, self._running
-        self.by_key = dict(self.by_key)
+        rows, slots, running = self._rows, self._slots, self._running
+        self.by_key = dict(self.by_key)  # the dicts and lists handed out stay as they were
+        groups = self.groups = dict(self.groups)
         touched: set[str] = set()
         for i in changed:
             before = kept[i]
@@ -110,7 +111,7 @@ class RowCache:
             if entry.group is not None:
                 if entry.group not in touched:
                     touched.add(entry.group)
-                    groups[entry.group] = list(groups[entry.group])  # a list handed out stays as it was
+                    groups[entry.group] = list(groups[entry.group])
                 groups[entry.group][entry.place] = entry.job
         for group in touched:
             if group in self._group_slots:

@@ -21,7 +21,7 @@ from tui.job_rows import COLUMNS, job_key
 from tui.keys import JOB_KEYS
 from tui.row_cache import RowCache
 from tui.screens.jobs_actions import JobActions
-from tui.widgets.detail_pane import DetailPane, render_detail, render_group
+from tui.widgets.detail_pane import DetailPane
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_bar import StatusBar
 from tui.wiring import close_controller, open_controller
@@ -169,7 +169,7 @@ class JobsScreen(JobActions, Screen[None]):
     async def show_detail(self, key: str | None) -> None:
         pane = self.query_one(DetailPane)
         if key in self.groups:
-            pane.show(render_group(self.groups[key]))
+            pane.show_group(self.groups[key])
             return
         job = self.by_key.get(key or "")
         if job is None or job.id is None:
@@ -182,7 +182,7 @@ class JobsScreen(JobActions, Screen[None]):
             self.notify(str(exc), severity="error")
             return
         if not self.closing:
-            pane.show(render_detail(job, events, outputs))
+            pane.show_job(job, events, outputs)
 
     @on(JobTable.CursorMoved)
     async def _cursor_moved(self, event: JobTable.CursorMoved) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import ne
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +24,9 @@ class Column:
     align: Literal["left", "right"] = "left"
 
 
-@dataclass(frozen=True, slots=True)
-class TableRow:
-    """One line of the table; `parent` names the group row it folds under (one level of grouping)."""
+class TableRow(NamedTuple):
+    """One line of the table; `parent` names the group row it folds under (one level of grouping).
+    A named tuple: thousands are built and compared at each refresh, which a tuple does in C."""
 
     key: str
     cells: tuple[str, ...]
@@ -72,7 +72,7 @@ class TableModel:
             raise ValueError("column keys must be unique (case-insensitively)")
         self._rows: dict[str, TableRow] = {}
         self._hay: dict[str, str] = {}
-        self._column_sets: dict[tuple[int, ...], frozenset[int]] = {}
+        self._column_sets: dict[tuple[int, ...], frozenset[int]] = {}  # one shared set per combination
         self._top: list[str] = []
         self._children: dict[str, list[str]] = {}
         self._top_order: list[str] = []
@@ -105,12 +105,14 @@ class TableModel:
         if len(incoming) != len(rows):
             raise ValueError(f"duplicate row key {_first_duplicate(rows)!r}")
         current = self._rows
+        width = len(self.columns)
         pending: list[tuple[str, TableRow, TableRow | None]] = []
         new = 0
         for key, row in incoming.items():
             before = current.get(key)
             if before is not row and before != row:
-                self._check_width(row)
+                if len(row.cells) != width:
+                    raise ValueError(f"row {key!r} has {len(row.cells)} cells for {width} columns")
                 pending.append((key, row, before))
                 new += before is None
         kept = len(incoming) - new  # rows of the current set that come again: when all do, none went
@@ -123,20 +125,25 @@ class TableModel:
         reorder = False
         refilter = False
         column = self._sort_column
+        filtered = self._matches is not None
+        hay, sort_values, column_sets = self._hay, self._sort_values, self._column_sets
+        indexes = range(width)
         for key, row, before in pending:
             current[key] = row
             if before is None or row.search_text is None or row.search_text != before.search_text:
-                self._hay[key] = _haystack(row)
-            refilter |= self._rematch(key)
+                hay[key] = _haystack(row)
+            if filtered:
+                refilter |= self._rematch(key)
             if column is not None:
                 value = self._sort_value(row, column)
-                reorder |= self._sort_values.get(key) != value
-                self._sort_values[key] = value
+                reorder |= sort_values.get(key) != value
+                sort_values[key] = value
             if before is None:
                 added.append(key)
                 structure = True
                 continue
-            changed[key] = self._changed_columns(before.cells, row.cells)
+            found = tuple(compress(indexes, map(ne, before.cells, row.cells)))  # compared in C
+            changed[key] = column_sets.get(found) or column_sets.setdefault(found, frozenset(found))
             structure |= before.parent != row.parent
         if structure:
             self._structure_stale = True
@@ -145,12 +152,6 @@ class TableModel:
         if structure or reorder or refilter:
             self._visible = None
         return Diff(tuple(added), removed, changed)
-
-    def _changed_columns(self, before: tuple[str, ...], after: tuple[str, ...]) -> frozenset[int]:
-        """The indexes of the cells that differ (compared in C; one shared set per combination)."""
-        found = tuple(compress(range(len(after)), map(ne, before, after)))
-        sets = self._column_sets
-        return sets.get(found) or sets.setdefault(found, frozenset(found))
 
     def _forget(self, key: str) -> None:
         del self._rows[key]
@@ -166,10 +167,6 @@ class TableModel:
 
     def __len__(self) -> int:
         return len(self._rows)
-
-    def _check_width(self, row: TableRow) -> None:
-        if len(row.cells) != len(self.columns):
-            raise ValueError(f"row {row.key!r} has {len(row.cells)} cells for {len(self.columns)} columns")
 
     # --- order --------------------------------------------------------------------------------
 
