@@ -102,19 +102,6 @@ class SessionStore:
             raise InputError(f"no session named {name!r} in {self.path}")
         return rows[0][0], json.loads(rows[0][1] or "{}")
 
-    async def session_settings(self, name: str) -> dict:
-        """The stored manifest's `session` and `clusters` tables, all a controller is built from.
-        SQLite picks them out of a 10,000-job manifest (megabytes of JSON) in a fraction of the
-        time json.loads takes over the whole of it."""
-        rows = await self._rows(
-            "SELECT json_extract(IFNULL(manifest, '{}'), '$.session', '$.clusters') FROM sessions WHERE name = ?",
-            (name,),
-        )
-        if not rows:
-            raise InputError(f"no session named {name!r} in {self.path}")
-        session, clusters = json.loads(rows[0][0])
-        return {"session": session, "clusters": clusters}
-
     async def sessions(self) -> list[SessionSummary]:
         counts: dict[str, dict[State, int]] = defaultdict(dict)
         for session, state, n in await self._rows(

@@ -24,9 +24,9 @@ from tui.widgets.job_table import JobTable
 
 def _spare_the_collector() -> None:
     """Move what the process holds before its first app (modules, classes, the libraries' tables)
-    out of the cyclic collector's reach, once: they live as long as the process, and a full
-    collection walking them cost ~150 ms each, several times while 10,000 jobs load. Later
-    garbage, the app's own included, is collected as before."""
+    out of the cyclic collector's reach, once: they live as long as the process, yet every full
+    collection walked them (100-150 ms each on a 2-core machine, several while 10,000 jobs load,
+    more during polls). Later garbage, the app's own included, is collected as before."""
     if not gc.get_freeze_count():
         gc.freeze()
 

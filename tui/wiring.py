@@ -88,7 +88,7 @@ def clusters_of(manifest: Mapping[str, Any]) -> dict[str, ClusterConfig]:
 async def open_controller(store: SessionStore, session: str, *, validate: bool | None = None) -> Controller:
     """A controller for a stored session, with a backend for each of its clusters (connections
     are opened lazily, on the first command)."""
-    manifest = await store.session_settings(session)
+    _, manifest = await store.session_manifest(session)
     config = SessionConfig.model_validate(manifest["session"])
     local_state = store.path.parent / "local-jobs"
     backends = {name: make_backend(c, local_state, session) for name, c in clusters_of(manifest).items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import InputError, StoreError
+from monitor.errors import StoreError
 from monitor.model import Event, JobSpec, JobUpdate, OutputCheck, SubmitResult
 from monitor.states import State
 from store.schema import LATEST
@@ -84,27 +84,6 @@ async def test_jobs_attempts_events_round_trip(tmp_path: Path) -> None:
         assert (submitted.status, submitted.scheduler_id, submitted.tasks) == ("submitted", "40", (0, 1))
         kinds = [e.kind for e in await store.events(b0.id)]
         assert kinds == ["submit", "submit"]
-    finally:
-        await store.close()
-
-
-async def test_session_settings_are_the_manifests_session_and_clusters_tables(tmp_path: Path) -> None:
-    store = await SessionStore.open(tmp_path / "m.db")
-    try:
-        manifest = {
-            "session": {"name": "s", "poll_interval": 5.0},
-            "clusters": {"lab": {"backend": "slurm", "host": "login"}},
-            "jobs": [{"name": f"j{i}"} for i in range(100)],
-        }
-        await store.ensure_session("s", "/m.toml", manifest, 1.0)
-        await store.ensure_session("bare", None, {}, 1.0)
-        assert await store.session_settings("s") == {
-            "session": manifest["session"],
-            "clusters": manifest["clusters"],
-        }
-        assert await store.session_settings("bare") == {"session": None, "clusters": None}
-        with pytest.raises(InputError, match="no session named 'gone'"):
-            await store.session_settings("gone")
     finally:
         await store.close()
 
