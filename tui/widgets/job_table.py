@@ -287,10 +287,10 @@ class JobTable(ScrollView, can_focus=True):
 
     def _expire_flashes(self) -> None:
         now = monotonic()
-        expired = [key for key, (_, deadline) in self._flashes.items() if deadline <= now]
+        expired = {key for key, (_, deadline) in self._flashes.items() if deadline <= now}
         for key in expired:
             del self._flashes[key]
-        self._refresh_rows(index for key in expired if (index := self._model.index_of(key)) is not None)
+        self._refresh_keys(expired)
         if not self._flashes and self._flash_timer is not None:
             self._flash_timer.stop()
             self._flash_timer = None
