@@ -29,7 +29,7 @@ from monitor.model import AttemptPatch, JobUpdate, SubmitResult
 from monitor.states import State
 from store.session_store import SessionStore
 from tui.app import JobdeckApp
-from tui.job_rows import job_rows
+from tui.row_cache import RowCache
 from tui.screens.jobs_screen import JobsScreen
 from tui.widgets.job_table import JobTable
 
@@ -116,14 +116,16 @@ async def open_and_paint(db: Path, jobs: int) -> float:
 
 async def poll_apply(db: Path) -> tuple[dict[str, list[float]], float]:
     """In a running app on a 1,000-job session: 1% of the jobs change in the store (as a poll
-    writes them), then the screen's path: store.jobs, job_rows, table.update_rows. Also returns
+    writes them), then the screen's path: store.jobs, its RowCache.rows, table.update_rows. Also returns
     the median number of rows that differed (the changed jobs and running ones whose ELAPSED ticked)."""
-    figures: dict[str, list[float]] = {"store.jobs": [], "job_rows": [], "update_rows": [], "total": []}
+    figures: dict[str, list[float]] = {"store.jobs": [], "rows": [], "update_rows": [], "total": []}
     rows_changed: list[int] = []
     app = JobdeckApp(db, SESSION, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await painted(app, pilot, 1_000)
-        table = app.screen.query_one(JobTable)
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        table = screen.query_one(JobTable)
         store: SessionStore = app.store
         for run in range(UPDATE_RUNS):
             jobs = await store.jobs(SESSION)
@@ -136,7 +138,7 @@ async def poll_apply(db: Path) -> tuple[dict[str, list[float]], float]:
             t0 = time.perf_counter()
             jobs = await store.jobs(SESSION)
             t1 = time.perf_counter()
-            rows = job_rows(jobs, time.time())
+            rows = screen.row_cache.rows(jobs, time.time())
             t2 = time.perf_counter()
             diff = table.update_rows(rows)
             t3 = time.perf_counter()
@@ -144,7 +146,7 @@ async def poll_apply(db: Path) -> tuple[dict[str, list[float]], float]:
             rows_changed.append(len(diff.changed))
             for name, value in (
                 ("store.jobs", t1 - t0),
-                ("job_rows", t2 - t1),
+                ("rows", t2 - t1),
                 ("update_rows", t3 - t2),
                 ("total", t3 - t0),
             ):
@@ -176,7 +178,7 @@ async def read_and_build_rows(db: Path) -> tuple[float, float]:
         t0 = time.perf_counter()
         jobs = await store.jobs(SESSION)
         t1 = time.perf_counter()
-        job_rows(jobs, time.time())
+        RowCache().rows(jobs, time.time())
         return t1 - t0, time.perf_counter() - t1
     finally:
         await store.close()
@@ -204,7 +206,7 @@ async def main() -> None:
                   f"   (min {ms(min(times)).strip()}, max {ms(max(times)).strip()}, {RUNS} runs)")  # fmt: skip
             parts = [await read_and_build_rows(db) for _ in range(RUNS)]
             print(f"      of which store.jobs {ms(statistics.median(p[0] for p in parts)).strip()}, "
-                  f"job_rows {ms(statistics.median(p[1] for p in parts)).strip()} (measured apart)")  # fmt: skip
+                  f"rows {ms(statistics.median(p[1] for p in parts)).strip()} (measured apart)")  # fmt: skip
         figures, rows_changed = await poll_apply(dbs[1_000])
         print(f"(b) one poll's result on a 1,000-job table (1% changed; {rows_changed:.0f} rows differed), "
               f"{UPDATE_RUNS} runs:")  # fmt: skip

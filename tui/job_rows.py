@@ -1,15 +1,14 @@
 """Jobs as table rows: one row per plain job, and one collapsible row per array with its tasks
-beneath it. Pure (no Textual): the jobs screen feeds the result to the table widget."""
+beneath it. Pure (no Textual): tui.row_cache puts them in order and keeps them between refreshes."""
 
 from __future__ import annotations
 
-import time
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 
 from monitor.aggregate import aggregate_state
 from monitor.model import Job
-from monitor.states import TERMINAL, State
+from monitor.states import State
 from tui.text_table import elapsed
 from tui.widgets.table_model import Column, TableRow
 
@@ -66,7 +65,8 @@ def _outputs(verified: int | None, expected: int) -> str:
     return f"{'-' if verified is None else verified}/{expected}"
 
 
-def _job_row(job: Job, now: float, parent: str | None, warning: str | None = None) -> TableRow:
+def job_row(job: Job, key: str, now: float, parent: str | None, warning: str | None) -> TableRow:
+    """A job's row under `key` (its job_key); a health warning takes the place of its reason."""
     attempt = job.current
     expected = job.outputs_expected if job.outputs_expected is not None else len(job.spec.outputs)
     stage = job.spec.stage
@@ -83,7 +83,7 @@ def _job_row(job: Job, now: float, parent: str | None, warning: str | None = Non
         _outputs(job.outputs_verified, expected),
     )
     return TableRow(
-        key=job_key(job),
+        key=key,
         cells=cells,
         style=STATE_STYLES[job.state],
         parent=parent,
@@ -91,7 +91,8 @@ def _job_row(job: Job, now: float, parent: str | None, warning: str | None = Non
     )
 
 
-def _group_row(key: str, tasks: Sequence[Job]) -> TableRow:
+def group_row(key: str, tasks: Sequence[Job]) -> TableRow:
+    """An array's row: its aggregate state and a count of its tasks in each state."""
     first = tasks[0]
     whole = aggregate_state(j.state for j in tasks)
     counts = Counter(j.state for j in tasks)
@@ -121,34 +122,3 @@ def _group_row(key: str, tasks: Sequence[Job]) -> TableRow:
         style=STATE_STYLES[whole],
         search_text=f"{first.name} {whole.value} {summary}",
     )
-
-
-def job_rows(
-    jobs: Sequence[Job],
-    now: float | None = None,
-    show_finished: bool = True,
-    warnings: Mapping[str, str] | None = None,
-) -> list[TableRow]:
-    """Rows in manifest order; an array's tasks follow its group row. With show_finished off,
-    settled jobs (and arrays whose every task settled) are left out. A job's health warning
-    (stuck, stalled, unknown to the scheduler) takes the place of its reason."""
-    warnings = warnings or {}
-    now = time.time() if now is None else now
-    arrays: dict[str, list[Job]] = defaultdict(list)
-    for job in jobs:
-        if job.task is not None:
-            arrays[group_key(job)].append(job)
-    rows: list[TableRow] = []
-    emitted: set[str] = set()
-    for job in jobs:
-        if not show_finished and job.state in TERMINAL:
-            continue
-        if job.task is None:
-            rows.append(_job_row(job, now, None, warnings.get(job_key(job))))
-            continue
-        key = group_key(job)
-        if key not in emitted:
-            emitted.add(key)
-            rows.append(_group_row(key, arrays[key]))
-        rows.append(_job_row(job, now, key, warnings.get(job_key(job))))
-    return rows

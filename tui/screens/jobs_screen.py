@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,10 +17,11 @@ from monitor.errors import JobdeckError
 from monitor.model import Job
 from monitor.states import TERMINAL
 from monitor.supervisor import CycleOutcome, Supervisor
-from tui.job_rows import COLUMNS, group_key, job_key, job_rows
+from tui.job_rows import COLUMNS, job_key
 from tui.keys import JOB_KEYS
+from tui.row_cache import RowCache
 from tui.screens.jobs_actions import JobActions
-from tui.widgets.detail_pane import DetailPane, render_detail, render_group
+from tui.widgets.detail_pane import DetailPane
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_bar import StatusBar
 from tui.wiring import close_controller, open_controller
@@ -37,6 +37,7 @@ class JobsScreen(JobActions, Screen[None]):
         self.jobs: list[Job] = []
         self.by_key: dict[str, Job] = {}
         self.groups: dict[str, list[Job]] = {}
+        self.row_cache = RowCache()
         self.show_finished = True
         self.last_outcome: PollOutcome | None = None
         self.last_cycle: CycleOutcome | None = None
@@ -95,15 +96,10 @@ class JobsScreen(JobActions, Screen[None]):
             return
         if self.closing:
             return
-        self.jobs = jobs
-        self.by_key = {job_key(j): j for j in jobs}
-        groups: dict[str, list[Job]] = defaultdict(list)
-        for job in jobs:
-            if job.task is not None:
-                groups[group_key(job)].append(job)
-        self.groups = dict(groups)
+        rows = self.row_cache.rows(jobs, self.now(), self.show_finished, self.job_warnings)
+        self.jobs, self.by_key, self.groups = jobs, self.row_cache.by_key, self.row_cache.groups
         table = self.query_one(JobTable)
-        table.update_rows(job_rows(jobs, self.now(), self.show_finished, self.job_warnings))
+        table.update_rows(rows)
         hidden = sum(1 for j in jobs if j.state in TERMINAL) if not self.show_finished else 0
         self.refresh_status(f"{hidden} finished hidden (a)" if hidden else "")
         await self.show_detail(table.cursor_key)
@@ -173,7 +169,7 @@ class JobsScreen(JobActions, Screen[None]):
     async def show_detail(self, key: str | None) -> None:
         pane = self.query_one(DetailPane)
         if key in self.groups:
-            pane.show(render_group(self.groups[key]))
+            pane.show_group(self.groups[key])
             return
         job = self.by_key.get(key or "")
         if job is None or job.id is None:
@@ -186,7 +182,7 @@ class JobsScreen(JobActions, Screen[None]):
             self.notify(str(exc), severity="error")
             return
         if not self.closing:
-            pane.show(render_detail(job, events, outputs))
+            pane.show_job(job, events, outputs)
 
     @on(JobTable.CursorMoved)
     async def _cursor_moved(self, event: JobTable.CursorMoved) -> None:

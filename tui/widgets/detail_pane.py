@@ -128,10 +128,26 @@ def render_group(tasks: Sequence[Job]) -> RenderableType:
 
 
 class DetailPane(VerticalScroll):
-    """Scrollable; filled by the jobs screen when the cursor lands on a job."""
+    """Scrollable; filled by the jobs screen when the cursor lands on a job, and at each refresh."""
+
+    _source: tuple[object, ...] = ()  # what the pane shows was made from
 
     def compose(self):
         yield Static(Text("no job selected", style="dim"), id="detail-body")
 
-    def show(self, renderable: RenderableType) -> None:
-        self.query_one("#detail-body", Static).update(renderable)
+    def show_job(self, job: Job, events: Sequence[Event], outputs: Sequence[OutputStatus]) -> None:
+        if self._fresh(("job", job, tuple(events), tuple(outputs))):
+            self.query_one("#detail-body", Static).update(render_detail(job, events, outputs))
+
+    def show_group(self, tasks: Sequence[Job]) -> None:
+        if self._fresh(("group", tuple(tasks))):
+            self.query_one("#detail-body", Static).update(render_group(tasks))
+
+    def _fresh(self, source: tuple[object, ...]) -> bool:
+        """False when the pane already shows what `source` makes (the same job object, events and
+        outputs; the same task objects): showing it again would lay out and repaint the pane at
+        every refresh of the table for nothing."""
+        if source == self._source:
+            return False
+        self._source = source
+        return True

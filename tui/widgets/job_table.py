@@ -8,7 +8,7 @@ jobs: the screen feeds it `TableRow`s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from time import monotonic
 from typing import ClassVar
 
@@ -145,9 +145,11 @@ class JobTable(ScrollView, can_focus=True):
         for key in diff.removed:
             self._flashes.pop(key, None)
         deadline = monotonic() + FLASH_SECONDS
+        flashes = self._flashes
         for key, columns in diff.changed.items():
             if columns:
-                self._flashes[key] = (columns | self._flashes.get(key, (frozenset(), 0.0))[0], deadline)
+                flashing = flashes.get(key)
+                flashes[key] = (columns if flashing is None else columns | flashing[0], deadline)
         if self._flashes and self._flash_timer is None:
             self._flash_timer = self.set_interval(0.25, self._expire_flashes)
         self._sync(diff.changed)
@@ -239,7 +241,7 @@ class JobTable(ScrollView, can_focus=True):
     def _rows_in_view(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
 
-    def _sync(self, touched: Iterable[str] = (), follow: bool = False) -> None:
+    def _sync(self, touched: Collection[str] = (), follow: bool = False) -> None:
         """Bring the screen in line with the model: all lines if the order changed, else the touched ones.
         The view follows the cursor when it moved (not when the user merely scrolled away from it)."""
         model = self._model
@@ -247,8 +249,8 @@ class JobTable(ScrollView, can_focus=True):
             self._generation = model.generation
             self.virtual_size = Size(self._line_width, len(model.visible) + 1)
             self.refresh()
-        else:
-            self._refresh_rows(index for key in touched if (index := model.index_of(key)) is not None)
+        elif touched:
+            self._refresh_keys(touched)
         index, key = model.cursor_index, model.cursor_key
         moved = index != self._cursor_line or key != self._cursor_key
         if index != self._cursor_line:
@@ -268,6 +270,14 @@ class JobTable(ScrollView, can_focus=True):
             if index in on_screen:
                 self.refresh_line(index + 1)
 
+    def _refresh_keys(self, keys: Collection[str]) -> None:
+        """Repaint the rows on screen whose key is among `keys` (a screenful of lookups, however
+        many rows changed)."""
+        top, visible = self.scroll_offset.y, self._model.visible
+        for index in range(top, min(top + self._rows_in_view, len(visible))):
+            if visible[index] in keys:
+                self.refresh_line(index + 1)
+
     def _scroll_to_cursor(self) -> None:
         index, top, rows = self._model.cursor_index, self.scroll_offset.y, self._rows_in_view
         if index < top:
@@ -277,10 +287,10 @@ class JobTable(ScrollView, can_focus=True):
 
     def _expire_flashes(self) -> None:
         now = monotonic()
-        expired = [key for key, (_, deadline) in self._flashes.items() if deadline <= now]
+        expired = {key for key, (_, deadline) in self._flashes.items() if deadline <= now}
         for key in expired:
             del self._flashes[key]
-        self._refresh_rows(index for key in expired if (index := self._model.index_of(key)) is not None)
+        self._refresh_keys(expired)
         if not self._flashes and self._flash_timer is not None:
             self._flash_timer.stop()
             self._flash_timer = None

@@ -39,5 +39,9 @@ def status_text(health: Mapping[str, ClusterHealth], extra: str = "") -> Text:
 
 
 class StatusBar(Static):
+    """One line high: a new text needs no new layout, and the same text again changes nothing."""
+
     def show(self, health: Mapping[str, ClusterHealth], extra: str = "") -> None:
-        self.update(status_text(health, extra))
+        text = status_text(health, extra)
+        if text != self.content:
+            self.update(text, layout=False)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from itertools import compress
+from operator import ne
+from typing import Any, Literal, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +24,9 @@ class Column:
     align: Literal["left", "right"] = "left"
 
 
-@dataclass(frozen=True, slots=True)
-class TableRow:
-    """One line of the table; `parent` names the group row it folds under (one level of grouping)."""
+class TableRow(NamedTuple):
+    """One line of the table; `parent` names the group row it folds under (one level of grouping).
+    A named tuple: thousands are built and compared at each refresh, which a tuple does in C."""
 
     key: str
     cells: tuple[str, ...]
@@ -47,6 +49,15 @@ class Diff:
         return bool(self.added or self.removed or self.changed)
 
 
+def _first_duplicate(rows: Iterable[TableRow]) -> str | None:
+    seen: set[str] = set()
+    for row in rows:
+        if row.key in seen:
+            return row.key
+        seen.add(row.key)
+    return None
+
+
 def _haystack(row: TableRow) -> str:
     return (row.search_text if row.search_text is not None else " ".join(row.cells)).lower()
 
@@ -61,6 +72,7 @@ class TableModel:
             raise ValueError("column keys must be unique (case-insensitively)")
         self._rows: dict[str, TableRow] = {}
         self._hay: dict[str, str] = {}
+        self._column_sets: dict[tuple[int, ...], frozenset[int]] = {}  # one shared set per combination
         self._top: list[str] = []
         self._children: dict[str, list[str]] = {}
         self._top_order: list[str] = []
@@ -86,20 +98,25 @@ class TableModel:
     # --- rows -------------------------------------------------------------------------------
 
     def set_rows(self, rows: Iterable[TableRow]) -> Diff:
-        """Replace the whole row set and say exactly what differs; unchanged rows cost one comparison."""
-        incoming: dict[str, TableRow] = {}
-        for row in rows:
-            if row.key in incoming:
-                raise ValueError(f"duplicate row key {row.key!r}")
-            incoming[row.key] = row
+        """Replace the whole row set and say exactly what differs; an unchanged row costs an identity
+        check when it is the same object as before, else one comparison."""
+        rows = list(rows)
+        incoming = {row.key: row for row in rows}
+        if len(incoming) != len(rows):
+            raise ValueError(f"duplicate row key {_first_duplicate(rows)!r}")
         current = self._rows
+        width = len(self.columns)
         pending: list[tuple[str, TableRow, TableRow | None]] = []
+        new = 0
         for key, row in incoming.items():
             before = current.get(key)
             if before is not row and before != row:
-                self._check_width(row)
+                if len(row.cells) != width:
+                    raise ValueError(f"row {key!r} has {len(row.cells)} cells for {width} columns")
                 pending.append((key, row, before))
-        removed = tuple(key for key in current if key not in incoming)
+                new += before is None
+        kept = len(incoming) - new  # rows of the current set that come again: when all do, none went
+        removed = () if kept == len(current) else tuple(key for key in current if key not in incoming)
         for key in removed:
             self._forget(key)
         added: list[str] = []
@@ -108,21 +125,25 @@ class TableModel:
         reorder = False
         refilter = False
         column = self._sort_column
+        filtered = self._matches is not None
+        hay, sort_values, column_sets = self._hay, self._sort_values, self._column_sets
+        indexes = range(width)
         for key, row, before in pending:
             current[key] = row
-            self._hay[key] = _haystack(row)
-            refilter |= self._rematch(key)
+            if before is None or row.search_text is None or row.search_text != before.search_text:
+                hay[key] = _haystack(row)
+            if filtered:
+                refilter |= self._rematch(key)
             if column is not None:
                 value = self._sort_value(row, column)
-                reorder |= self._sort_values.get(key) != value
-                self._sort_values[key] = value
+                reorder |= sort_values.get(key) != value
+                sort_values[key] = value
             if before is None:
                 added.append(key)
                 structure = True
                 continue
-            changed[key] = frozenset(
-                i for i, (a, b) in enumerate(zip(before.cells, row.cells, strict=True)) if a != b
-            )
+            found = tuple(compress(indexes, map(ne, before.cells, row.cells)))  # compared in C
+            changed[key] = column_sets.get(found) or column_sets.setdefault(found, frozenset(found))
             structure |= before.parent != row.parent
         if structure:
             self._structure_stale = True
@@ -146,10 +167,6 @@ class TableModel:
 
     def __len__(self) -> int:
         return len(self._rows)
-
-    def _check_width(self, row: TableRow) -> None:
-        if len(row.cells) != len(self.columns):
-            raise ValueError(f"row {row.key!r} has {len(row.cells)} cells for {len(self.columns)} columns")
 
     # --- order --------------------------------------------------------------------------------
 
