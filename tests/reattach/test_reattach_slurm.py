@@ -158,7 +158,6 @@ def test_jobs_finished_while_offline_settle_from_accounting(deck, slurm):
 
 
 @pytest.mark.slow
-@pytest.mark.disruptive  # stops slurmctld for seconds
 def test_job_purged_from_the_controller_settles_from_accounting(both_deck, slurm):
     """MinJobAge is 60 s on the test cluster: one wait serves both transports (one cluster each)."""
     deck = both_deck
@@ -210,6 +209,7 @@ def _kill_submit_while_sbatch_hangs(deck, slurm, manifest: Path, job: str, kill_
 
 
 @pytest.mark.slow
+@pytest.mark.disruptive  # stops slurmctld while its sbatch waits
 def test_intent_that_never_reached_the_scheduler_is_offered_again(local_deck, slurm):
     deck = local_deck
     job = deck.name("unsent")
@@ -235,6 +235,7 @@ def test_intent_that_never_reached_the_scheduler_is_offered_again(local_deck, sl
     assert slurm.submissions(job) == [outcome["job_id"]]
 
 
+@pytest.mark.disruptive  # stops slurmctld while its sbatch waits
 def test_sbatch_that_outlived_a_killed_jobdeck_is_confirmed_by_its_tag(local_deck, slurm):
     """The opposite case, for real: jobdeck dies while sbatch waits for the controller; the
     orphaned sbatch delivers the job once the controller is back; the next attach finds it by tag."""
@@ -266,6 +267,7 @@ async def _write_intent(db: Path, manifest: Path, job: str, tag: str) -> None:
 
 
 @pytest.mark.parametrize("where", ["queue", "accounting"])
+@pytest.mark.disruptive  # stops slurmctld while its sbatch waits
 def test_intent_submitted_but_never_confirmed_is_found_by_its_tag(local_deck, slurm, where):
     """Found in the queue while the job runs, or in accounting (which shows the comment once the
     job ended) after it finished."""
