@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,8 @@ class SessionStore:
     @asynccontextmanager
     async def _writing(self, job_ids: list[int | None] | None) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction of jobs: the cached ones it touched (all, for None) are read again
-        at the next read, whether it committed or not."""
+        at the next read, whether it committed or not. A write that changes specs passes None:
+        a touched job is read again with the spec it had."""
         try:
             async with self.db.transaction() as conn:
                 yield conn
@@ -164,7 +165,7 @@ class SessionStore:
         if len(stale) > _MAX_REFRESH:
             return cache.keep(session, await self._read_jobs(session=session), writes)
         if stale:
-            cache.refresh(by_id, await self._read_jobs(ids=stale), stale, writes)
+            cache.refresh(by_id, await self._read_jobs(ids=stale, known=by_id), stale, writes)
         return by_id
 
     async def _read_jobs(
@@ -172,7 +173,9 @@ class SessionStore:
         session: str | None = None,
         states: Iterable[State] | None = None,
         ids: Iterable[int] | None = None,
+        known: Mapping[int, Job] | None = None,
     ) -> list[Job]:
+        """`known`: jobs read before, whose spec has not changed since (it is not decoded again)."""
         where, params = [], []
         if session is not None:
             where.append("s.name = ?")
@@ -189,8 +192,10 @@ class SessionStore:
             f" WHERE {' AND '.join(where)}" if where else ""
         )
         rows = await self._rows(f"SELECT {_JOB_COLUMNS} {clause} ORDER BY s.name, j.id", params)
-        specs = specs_from_json([r[8] for r in rows])
-        by_id = {r[0]: _job_from_row(r, spec) for r, spec in zip(rows, specs, strict=True)}
+        known = known or {}
+        unknown = [r for r in rows if r[0] not in known]
+        decoded = dict(zip([r[0] for r in unknown], specs_from_json([r[8] for r in unknown]), strict=True))
+        by_id = {r[0]: _job_from_row(r, known[r[0]].spec if r[0] in known else decoded[r[0]]) for r in rows}
         for row in await self._rows(
             f"SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.job_id IN (SELECT j.id {clause}) "
             "ORDER BY a.job_id, a.number",
