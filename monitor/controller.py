@@ -37,6 +37,7 @@ from monitor.output_check import check_outputs
 from monitor.poll_memory import PollMemory
 from monitor.protocols import Backend, SessionStorage
 from monitor.reconcile import Mapper, ReconcileSettings, reconcile
+from monitor.same_jobs import PerJob
 from monitor.state_map import mapper_for
 from monitor.states import IN_SCHEDULER, TERMINAL, State
 from monitor.validation import ValidationSettings
@@ -122,6 +123,8 @@ class Controller:
         self._logs_checked: dict[str, float] = {}
         self._memories: dict[str, PollMemory] = {}  # by cluster
         self._health = HealthCheck()
+        self._clusters = PerJob(_cluster_of, counted=True)  # of the jobs a poll reads
+        self._kinds: dict[str, PerJob[Kind]] = {}  # by cluster: see _kind
 
     def backend(self, cluster: str) -> Backend:
         try:
@@ -195,7 +198,7 @@ class Controller:
 
     async def _poll(self, dry_run: bool, search_all: bool) -> PollOutcome:
         jobs = await self.store.jobs(self.session, states=None if search_all else WATCHED)
-        by_cluster = _by_cluster(jobs)
+        by_cluster = self._by_cluster(jobs)
         outcome = PollOutcome()
         clusters = [c for c, js in by_cluster.items() if search_all or any(j.state in WATCHED for j in js)]
         results = await asyncio.gather(*(self._poll_cluster(c, by_cluster[c], search_all) for c in clusters))
@@ -217,6 +220,16 @@ class Controller:
         if not dry_run:
             await self.store.apply_updates(outcome.updates, self.clock())
         return outcome
+
+    def _by_cluster(self, jobs: list[Job]) -> dict[str, list[Job]]:
+        self._clusters.update(jobs)
+        clusters = self._clusters.counts or {}
+        if len(clusters) == 1:
+            return {next(iter(clusters)): jobs}
+        by_cluster: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_cluster[job.cluster].append(job)
+        return by_cluster
 
     async def _poll_cluster(
         self, cluster: str, jobs: list[Job], search_all: bool
@@ -258,7 +271,10 @@ class Controller:
                     *found_by_name(searched, found, *await self._known(), self.clock(), mapper),
                 ]
                 current = _after_all(jobs, updates)
-        validating = [job for job in current if job.state is State.VALIDATING]
+        kinds = self._kinds.setdefault(cluster, PerJob(_kind, counted=True))
+        validating = (
+            [job for job in current if job.state is State.VALIDATING] if _any(kinds, current, 0) else []
+        )
         if validating:
             try:
                 more = await check_outputs(backend, validating, self.validation_settings(), self.clock())
@@ -268,11 +284,11 @@ class Controller:
             else:
                 updates = [*updates, *more]
                 current = _after_all(jobs, updates)
-        more = await self._log_growth(cluster, backend, current, warnings)
+        more = await self._log_growth(cluster, backend, current, kinds, warnings)
         if more:
             updates = [*updates, *more]
             current = _after_all(jobs, updates)
-        more = await self._markers(cluster, backend, jobs, current, warnings)
+        more = await self._markers(cluster, backend, jobs, current, kinds, warnings)
         if more:
             updates = [*updates, *more]
             current = _after_all(jobs, updates)
@@ -308,15 +324,15 @@ class Controller:
         return report
 
     async def _log_growth(
-        self, cluster: str, backend: Backend, jobs: Sequence[Job], warnings: list[str]
+        self, cluster: str, backend: Backend, jobs: Sequence[Job], kinds: PerJob[Kind], warnings: list[str]
     ) -> list[JobUpdate]:
         """Sizes of running jobs' logs, in one batched stat at most every `log_check_every` s."""
         now = self.clock()
         if now - self._logs_checked.get(cluster, 0.0) < self.settings.log_check_every:
             return []
-        running = [j for j in jobs if j.state is State.RUNNING and j.current and j.current.log_path]
-        if not running:
+        if not _any(kinds, jobs, 1):
             return []
+        running = [j for j in jobs if j.state is State.RUNNING and j.current and j.current.log_path]
         self._logs_checked[cluster] = now
         paths = sorted({j.current.log_path for j in running if j.current and j.current.log_path})
         try:
@@ -327,12 +343,18 @@ class Controller:
         return log_growth_updates(running, stats, now)
 
     async def _markers(
-        self, cluster: str, backend: Backend, before: Sequence[Job], after: Sequence[Job], warnings: list[str]
+        self,
+        cluster: str,
+        backend: Backend,
+        before: Sequence[Job],
+        after: Sequence[Job],
+        kinds: PerJob[Kind],
+        warnings: list[str],
     ) -> list[JobUpdate]:
         """New marker lines of running (and just finished) jobs' logs, in one batched read."""
-        marked = [j.id for j in after if j.spec.markers and j.id is not None]
-        if not marked:
+        if not _any(kinds, after, 2):
             return []
+        marked = [j.id for j in after if j.spec.markers and j.id is not None]
         stored = await self.store.log_offsets(marked, MARKER_STREAM)
         scans = marker_scans(before, after, stored)
         if not scans:
@@ -444,14 +466,25 @@ def _group_for_submit(jobs: Sequence[Job]) -> list[list[Job]]:
 _ID = attrgetter("id")
 
 
-def _by_cluster(jobs: list[Job]) -> dict[str, list[Job]]:
-    clusters = {job.cluster for job in jobs}
-    if len(clusters) == 1:
-        return {clusters.pop(): jobs}
-    by_cluster: dict[str, list[Job]] = defaultdict(list)
-    for job in jobs:
-        by_cluster[job.cluster].append(job)
-    return by_cluster
+def _cluster_of(job: Job) -> str:
+    return job.cluster
+
+
+Kind = tuple[bool, bool, bool]
+
+
+def _kind(job: Job) -> Kind:
+    """What a poll's later steps look for in a job: whether it is validating, running with a log,
+    and has markers."""
+    attempt = job.current
+    running = job.state is State.RUNNING and attempt is not None and bool(attempt.log_path)
+    return job.state is State.VALIDATING, running, bool(job.spec.markers) and job.id is not None
+
+
+def _any(kinds: PerJob[Kind], jobs: Sequence[Job], which: int) -> bool:
+    """Whether any of `jobs` is of that kind (see _kind), without a pass over them."""
+    kinds.update(jobs)
+    return any(kind[which] for kind in kinds.counts or ())
 
 
 def _after_all(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> list[Job]:

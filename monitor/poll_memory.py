@@ -59,8 +59,9 @@ class PollMemory:
             values = self._asked.values
             asked = list(compress(values, values))
             self._jobs = list(compress(self._asked.jobs, values))
-            self._ids = list(map(_ID, asked))
-            self._places = None
+            ids = list(map(_ID, asked))
+            if ids != self._ids:
+                self._ids, self._places = ids, None
             times = list(map(_SUBMITTED, asked))
             self._earliest, self._undated = min(times, default=math.inf), math.inf in times
         return self._ids, min(self._earliest, now) if self._undated else self._earliest
@@ -94,19 +95,19 @@ class PollMemory:
 
     def _observed_anew(self, answer: Mapping[str, Observation]) -> list[int] | None:
         """Places of the jobs whose observation is another object than in the last settled answer,
-        found through the answer's IDs (an unchanged one is the same string object in both);
-        None when the two answers are not about the same IDs."""
+        found by comparing the two answers entry by entry, in order (the SLURM backend keeps a
+        job's place in its answer): an entry whose ID or observation is another object names the
+        jobs of both. None when the answers differ in length."""
         before = self._settled_answer
         if before is None or len(answer) != len(before):
             return None
-        other = [job_id for job_id, obs in answer.items() if before.get(job_id, _ABSENT) is not obs]
-        if any(job_id not in before for job_id in other):
-            return None
+        other = list(map(or_, map(is_not, answer, before), map(is_not, answer.values(), before.values())))
+        ids = {*compress(answer, other), *compress(before, other)}
         if self._places is None:
             self._places = dict(zip(self._ids, count()))
         if len(self._places) != len(self._ids):  # two jobs asked about under one ID
             return None
-        return [self._places[job_id] for job_id in other if job_id in self._places]
+        return [self._places[job_id] for job_id in ids if job_id in self._places]
 
     def settle(self, updates: Sequence[JobUpdate]) -> None:
         """Record how the jobs just reconciled came out: the ones that changed nothing are settled."""

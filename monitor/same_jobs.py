@@ -6,6 +6,7 @@ derivation of the jobs that changed."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import compress, count, repeat
 from operator import is_, is_not
@@ -18,10 +19,13 @@ _UNKNOWN = object()
 
 
 class PerJob(Generic[T]):
-    def __init__(self, derive: Callable[[Job], T]) -> None:
+    def __init__(self, derive: Callable[[Job], T], counted: bool = False) -> None:
         self._derive = derive
         self.jobs: list[Job] = []
         self.values: list[T] = []  # derive(job) for each job, in order
+        # with `counted`, how many jobs have each value (hashable), so a question like "is any job
+        # validating?" needs no pass over the jobs
+        self.counts: Counter[T] | None = Counter() if counted else None
 
     def update(self, jobs: Sequence[Job]) -> bool:
         """Make `values` those of `jobs`, derived anew only for the jobs that are not the same
@@ -30,15 +34,23 @@ class PerJob(Generic[T]):
         if jobs == old:  # the same objects (a job that is another object is compared by value)
             self.jobs = jobs
             return False
+        derive, counts = self._derive, self.counts
         if len(old) == len(jobs):
-            fresh = list(compress(range(len(jobs)), map(is_not, old, jobs)))
             values = list(self.values)
+            counts = None if counts is None else Counter(counts)
+            for i in compress(range(len(jobs)), map(is_not, old, jobs)):
+                value = derive(jobs[i])
+                if counts is not None:
+                    counts[values[i]] -= 1
+                    counts[value] += 1
+                values[i] = value
         else:  # jobs came or left: find the others by identity (`old` keeps them alive meanwhile)
             by_object = dict(zip(map(id, old), self.values, strict=True))
             values = list(map(by_object.get, map(id, jobs), repeat(_UNKNOWN)))  # type: ignore[arg-type]
-            fresh = list(compress(count(), map(is_, values, repeat(_UNKNOWN))))
-        derive = self._derive
-        for i in fresh:
-            values[i] = derive(jobs[i])
+            for i in compress(count(), map(is_, values, repeat(_UNKNOWN))):
+                values[i] = derive(jobs[i])
+            counts = None if counts is None else Counter(values)
         self.jobs, self.values = jobs, values
+        if counts is not None:
+            self.counts = +counts  # without the values no job has any more
         return True

@@ -128,9 +128,8 @@ class Database:
                 await self.conn.execute(f"PRAGMA user_version = {number + 1}")
 
     async def scalar(self, sql: str, params: tuple = ()) -> object:
-        async with self.conn.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        rows = await self.conn.execute_fetchall(sql, params)  # one trip to SQLite's thread
+        return next(iter(rows))[0] if rows else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

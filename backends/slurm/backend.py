@@ -23,13 +23,13 @@ from backends.slurm.commands import (
     squeue_mine_argv,
 )
 from backends.slurm.parse import (
-    SqueueReader,
     is_accounting_disabled,
     is_invalid_job_id,
     parse_sacct,
     parse_scontrol,
     parse_squeue,
 )
+from backends.slurm.squeue_reader import SqueueReader
 from monitor.errors import BackendUnavailable, NotSent, SchedulerRejected
 from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
 
@@ -157,7 +157,7 @@ class SlurmBackend:
         queue = await self._run(squeue_mine_argv(), commands)
         if not queue.ok:
             self._raise_if_unreachable(queue, "squeue", force=True)
-        found = {o.job_id: o for o in parse_squeue(queue.stdout, self._queue) if matches(o)}
+        found = {o.job_id: o for o in parse_squeue(queue.stdout, self._queue.known_line) if matches(o)}
         history = await self._run(sacct_find_argv(names, since, time.time()), commands)
         accounting = history.ok
         if history.ok:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from backends.slurm.commands import FIELD_SEP, SACCT_FIELDS, SQUEUE_FIELDS
@@ -35,22 +34,22 @@ _EPOCH = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 _EXIT = re.compile(r"([0-9]{1,9}):([0-9]{1,9})")
 
 
-def parse_squeue(output: str | bytes, reader: SqueueReader | None = None) -> list[Observation]:
+def parse_squeue(output: str | bytes, line: Callable[[bytes], SqueueLine] | None = None) -> list[Observation]:
     """Lines of `squeue -h -r -o SQUEUE_FORMAT`, in order; a line printed twice counts once. squeue
     has no exit codes and no requeue counts. Lines end at a newline only (a job name may hold any
-    other control character). The lines `reader` knows are not parsed again."""
+    other control character). `line` reads one (a SqueueReader's memory of lines: see known_line)."""
     data = output.encode(errors="surrogateescape") if isinstance(output, str) else output
-    line = reader.known_line if reader is not None else _SqueueLine
-    lines = [line(key) for key in dict.fromkeys(data.splitlines())]
-    counts = _raw_id_counts(lines)
+    lines = [(line or SqueueLine)(key) for key in dict.fromkeys(data.splitlines())]
+    counts = raw_id_counts(lines)
     return [obs for line in lines for obs in line.observations_among(counts)]
 
 
-def _raw_id_counts(lines: Iterable[_SqueueLine]) -> Counter[str]:
+def raw_id_counts(lines: Iterable[SqueueLine]) -> Counter[str]:
+    """How many of `lines` show each task raw ID."""
     return Counter(line.task_raw_id for line in lines if line.task_raw_id is not None)
 
 
-class _SqueueLine:
+class SqueueLine:
     """What one squeue line says. `task_raw_id` is the raw ID of its one array task, if it has one."""
 
     __slots__ = ("_without_raw_id", "observations", "task_raw_id")
@@ -70,105 +69,6 @@ class _SqueueLine:
         if self._without_raw_id is None:
             self._without_raw_id = [replace(o, raw_id=None) for o in self.observations]
         return self._without_raw_id
-
-
-class SqueueReader:
-    """One backend's successive squeue answers, each read against the one before, as parse_squeue
-    reads it (by job ID: the last line of a job wins).
-
-    Between two polls most of a queue's lines are the same bytes (squeue prints no running clock)
-    and an Observation is immutable: only the lines that came are parsed (or taken from the lines
-    that left in the last RECENT answers: a hold and its release bring a line back) and only their
-    jobs change in the answer. An unchanged queue of 10,000 tasks costs one comparison of bytes, a
-    1% change a few set operations in C. A change in which task raw IDs are shared, or a job shown
-    by two lines, reads the whole answer again."""
-
-    RECENT = 4
-
-    def __init__(self) -> None:
-        self._data: bytes | None = None
-        self._lines: dict[bytes, _SqueueLine] = {}  # the last answer's lines
-        self._found: dict[str, Observation] = {}  # what they said
-        self._counts: Counter[str] = Counter()  # lines of the last answer by task raw ID
-        self._exact = False  # each job of the last answer came from one line only
-        self._left: dict[bytes, tuple[_SqueueLine, int]] = {}  # lines that left, with the call they left at
-        self._calls = 0
-        self._kept: tuple[AbstractSet[str] | None, dict[str, Observation]] | None = None  # the last read
-
-    def read(self, data: bytes, wanted: AbstractSet[str] | None = None) -> dict[str, Observation]:
-        """The observations in `data` by job ID, of the jobs in `wanted` only (all when None): a
-        dict of the caller's own."""
-        if data != self._data:
-            self._calls += 1
-            keys = dict.fromkeys(data.splitlines())
-            if not (self._exact and self._changed(keys)):
-                self._read_all(keys)
-            self._data, self._kept = data, None
-            if self._calls % self.RECENT == 0:
-                oldest = self._calls - self.RECENT
-                self._left = {key: entry for key, entry in self._left.items() if entry[1] > oldest}
-        if self._kept is None or self._kept[0] is not wanted:  # the same answer, asked the same
-            found = self._found
-            if wanted is not None and not found.keys() <= wanted:
-                found = {job_id: obs for job_id, obs in found.items() if job_id in wanted}
-            self._kept = (wanted, found)
-        return dict(self._kept[1])
-
-    def known_line(self, key: bytes) -> _SqueueLine:
-        """The line as this reader knows it, or parsed (and not kept)."""
-        line = self._lines.get(key)
-        if line is None:
-            entry = self._left.get(key)
-            line = entry[0] if entry is not None else _SqueueLine(key)
-        return line
-
-    def _line(self, key: bytes) -> _SqueueLine:
-        line = self._lines.get(key)
-        if line is None:
-            entry = self._left.pop(key, None)
-            line = entry[0] if entry is not None else _SqueueLine(key)
-        return line
-
-    def _changed(self, keys: dict[bytes, None]) -> bool:
-        """Take out the lines that left and put in the lines that came; False (the caller reads the
-        whole answer) when a task raw ID became or stopped being shared, or two lines show one job."""
-        lines, found, counts = self._lines, self._found, self._counts
-        before: dict[str, int] = {}  # lines by task raw ID before, where that changes
-        for key in lines.keys() - keys.keys():
-            line = lines.pop(key)
-            self._left[key] = (line, self._calls)
-            for obs in line.observations:
-                found.pop(obs.job_id, None)
-            if (raw_id := line.task_raw_id) is not None:
-                before.setdefault(raw_id, counts[raw_id])
-                counts[raw_id] -= 1
-        came = {key: self._line(key) for key in keys.keys() - lines.keys()}
-        lines.update(came)
-        for line in came.values():
-            if (raw_id := line.task_raw_id) is not None:
-                before.setdefault(raw_id, counts[raw_id])
-                counts[raw_id] += 1
-        for raw_id, count in before.items():
-            if (counts[raw_id] > 1) != (count > 1):
-                return False
-            if not counts[raw_id]:
-                del counts[raw_id]
-        for line in came.values():
-            for obs in line.observations_among(counts):
-                if obs.job_id in found:
-                    return False
-                found[obs.job_id] = obs
-        return True
-
-    def _read_all(self, keys: dict[bytes, None]) -> None:
-        lines = {key: self._line(key) for key in keys}
-        for key in self._lines.keys() - lines.keys():
-            self._left[key] = (self._lines[key], self._calls)
-        counts = _raw_id_counts(lines.values())
-        observations = [obs for line in lines.values() for obs in line.observations_among(counts)]
-        self._lines, self._counts = lines, counts
-        self._found = {obs.job_id: obs for obs in observations}
-        self._exact = len(self._found) == len(observations)
 
 
 _SQUEUE_NAMES = tuple(name for name, _ in SQUEUE_FIELDS)
