@@ -324,7 +324,7 @@ class Controller:
         return report
 
     async def _log_growth(
-        self, cluster: str, backend: Backend, jobs: Sequence[Job], kinds: PerJob[Kind], warnings: list[str]
+        self, cluster: str, backend: Backend, jobs: list[Job], kinds: PerJob[Kind], warnings: list[str]
     ) -> list[JobUpdate]:
         """Sizes of running jobs' logs, in one batched stat at most every `log_check_every` s."""
         now = self.clock()
@@ -347,7 +347,7 @@ class Controller:
         cluster: str,
         backend: Backend,
         before: Sequence[Job],
-        after: Sequence[Job],
+        after: list[Job],
         kinds: PerJob[Kind],
         warnings: list[str],
     ) -> list[JobUpdate]:
@@ -481,17 +481,18 @@ def _kind(job: Job) -> Kind:
     return job.state is State.VALIDATING, running, bool(job.spec.markers) and job.id is not None
 
 
-def _any(kinds: PerJob[Kind], jobs: Sequence[Job], which: int) -> bool:
+def _any(kinds: PerJob[Kind], jobs: list[Job], which: int) -> bool:
     """Whether any of `jobs` is of that kind (see _kind), without a pass over them."""
     kinds.update(jobs)
     return any(kind[which] for kind in kinds.counts or ())
 
 
-def _after_all(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> list[Job]:
-    """Every job as it will read once `updates` apply, in order (the others found in C)."""
-    result = list(jobs)
+def _after_all(jobs: list[Job], updates: Sequence[JobUpdate]) -> list[Job]:
+    """Every job as it will read once `updates` apply, in order (the others found in C); `jobs`
+    itself when there are none (a poll's lists of jobs are never changed)."""
     if not updates:
-        return result
+        return jobs
+    result = list(jobs)
     by_id: dict[int | None, list[JobUpdate]] = defaultdict(list)
     for update in updates:
         by_id[update.job_db_id].append(update)

@@ -78,7 +78,7 @@ class HealthCheck:
         self._settings: HealthSettings | None = None
         self._due: PerJob[float] | None = None
 
-    def warnings(self, jobs: Sequence[Job], now: float, settings: HealthSettings) -> list[HealthWarning]:
+    def warnings(self, jobs: list[Job], now: float, settings: HealthSettings) -> list[HealthWarning]:
         if self._due is None or settings != self._settings:
             self._settings, self._due = settings, PerJob(partial(_due, settings=settings))
         self._due.update(jobs)

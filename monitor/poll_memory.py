@@ -52,7 +52,7 @@ class PollMemory:
         self._unsettled: list[int] = []
         self._observed: tuple[list[Job | None], list[object]] | None = None
 
-    def ask(self, jobs: Sequence[Job], now: float) -> tuple[list[str], float]:
+    def ask(self, jobs: list[Job], now: float) -> tuple[list[str], float]:
         """The scheduler IDs to ask about (those of reconcile.polled_jobs, in order) and the earliest
         submit time among them (`now` standing for an unknown one)."""
         if self._asked.update(jobs):

@@ -7,7 +7,7 @@ derivation of the jobs that changed."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from itertools import compress, count, repeat
 from operator import is_, is_not
 from typing import Generic, TypeVar
@@ -27,30 +27,32 @@ class PerJob(Generic[T]):
         # validating?" needs no pass over the jobs
         self.counts: Counter[T] | None = Counter() if counted else None
 
-    def update(self, jobs: Sequence[Job]) -> bool:
-        """Make `values` those of `jobs`, derived anew only for the jobs that are not the same
-        objects as at the last call. False when nothing was derived anew."""
-        old, jobs = self.jobs, list(jobs)
+    def update(self, jobs: list[Job]) -> bool:
+        """Make `values` those of `jobs` (kept: do not change the list afterwards), derived anew
+        only for the jobs that are not the same objects as at the last call. False when nothing was
+        derived anew."""
+        old = self.jobs
         if jobs == old:  # the same objects (a job that is another object is compared by value)
             self.jobs = jobs
             return False
         derive, counts = self._derive, self.counts
         if len(old) == len(jobs):
-            values = list(self.values)
-            counts = None if counts is None else Counter(counts)
-            for i in compress(range(len(jobs)), map(is_not, old, jobs)):
-                value = derive(jobs[i])
-                if counts is not None:
-                    counts[values[i]] -= 1
-                    counts[value] += 1
+            places = list(compress(range(len(jobs)), map(is_not, old, jobs)))
+            new = [derive(jobs[i]) for i in places]  # nothing is changed before all are derived
+            values = self.values
+            if counts is not None:
+                counts.subtract(values[i] for i in places)
+                counts.update(new)
+                self.counts = +counts  # without the values no job has any more
+            for i, value in zip(places, new, strict=True):
                 values[i] = value
         else:  # jobs came or left: find the others by identity (`old` keeps them alive meanwhile)
             by_object = dict(zip(map(id, old), self.values, strict=True))
             values = list(map(by_object.get, map(id, jobs), repeat(_UNKNOWN)))  # type: ignore[arg-type]
             for i in compress(count(), map(is_, values, repeat(_UNKNOWN))):
                 values[i] = derive(jobs[i])
-            counts = None if counts is None else Counter(values)
-        self.jobs, self.values = jobs, values
-        if counts is not None:
-            self.counts = +counts  # without the values no job has any more
+            self.values = values
+            if counts is not None:
+                self.counts = Counter(values)
+        self.jobs = jobs
         return True
