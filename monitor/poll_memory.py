@@ -97,11 +97,14 @@ class PollMemory:
         """Places of the jobs whose observation is another object than in the last settled answer,
         found by comparing the two answers entry by entry, in order (the SLURM backend keeps a
         job's place in its answer): an entry whose ID or observation is another object names the
-        jobs of both. None when the answers differ in length."""
+        jobs of both. None when the answers differ in length, or when entries moved (jobs left
+        the queue): most of them then differ."""
         before = self._settled_answer
         if before is None or len(answer) != len(before):
             return None
         other = list(map(or_, map(is_not, answer, before), map(is_not, answer.values(), before.values())))
+        if other.count(True) > len(other) // 4:
+            return None
         ids = {*compress(answer, other), *compress(before, other)}
         if self._places is None:
             self._places = dict(zip(self._ids, count()))

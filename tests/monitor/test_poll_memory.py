@@ -100,3 +100,16 @@ def test_a_steady_poll_reconciles_nothing_and_a_changed_observation_only_its_job
     memory.settle([JobUpdate(7, State.QUEUED, "held", None)])
     memory.ask(list(jobs), 0.0)
     assert memory.unsettled(answer) == [jobs[7]]  # its update was not stored yet: the same job again
+
+
+def test_a_job_that_left_the_queue_is_the_only_one_reconciled_though_the_answer_shifted() -> None:
+    jobs = [_job(n, 0, State.QUEUED) for n in range(50)]
+    answer = {j.job_id: Observation(j.job_id, "PENDING") for j in jobs}  # type: ignore[misc]
+    memory = PollMemory()
+    memory.ask(jobs, 0.0)
+    memory.unsettled(answer)
+    memory.settle([])
+    shifted = {job_id: obs for job_id, obs in answer.items() if job_id != "7_0"}
+    shifted["7_0"] = Observation("7_0", "CANCELLED", source="sacct")  # accounting's answer comes last
+    memory.ask(list(jobs), 0.0)
+    assert memory.unsettled(shifted) == [jobs[0]]
