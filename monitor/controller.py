@@ -506,11 +506,12 @@ def _after_all(jobs: list[Job], updates: Sequence[JobUpdate]) -> list[Job]:
 
 def _ended(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> set[int]:
     """Jobs that `updates` make CANCELLED or LOST, from another state."""
-    ending = {u.job_db_id: u.state for u in updates if u.state in (State.CANCELLED, State.LOST)}
+    ending = [u for u in updates if u.state in (State.CANCELLED, State.LOST)]
     if not ending:
         return set()
-    before = {j.id: j.state for j in jobs if j.id in ending}
-    return {job_id for job_id, state in ending.items() if before.get(job_id) != state}
+    ids = {u.job_db_id for u in ending}
+    before = {j.id: j.state for j in jobs if j.id in ids}
+    return {u.job_db_id for u in ending if before.get(u.job_db_id) != u.state}
 
 
 def _applied(job: Job, update: JobUpdate) -> Job:

@@ -38,7 +38,7 @@ def parse_squeue(output: str | bytes, line: Callable[[bytes], SqueueLine] | None
     """Lines of `squeue -h -r -o SQUEUE_FORMAT`, in order; a line printed twice counts once. squeue
     has no exit codes and no requeue counts. Lines end at a newline only (a job name may hold any
     other control character). `line` reads one (a SqueueReader's memory of lines: see known_line)."""
-    data = output.encode(errors="surrogateescape") if isinstance(output, str) else output
+    data = output.encode(errors="surrogatepass") if isinstance(output, str) else output
     lines = [(line or SqueueLine)(key) for key in dict.fromkeys(data.splitlines())]
     counts = raw_id_counts(lines)
     return [obs for line in lines for obs in line.observations_among(counts)]
