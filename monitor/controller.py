@@ -13,10 +13,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress, count
+from operator import attrgetter
 
 from monitor.attach import found_by_name, searched_jobs
 from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
-from monitor.health import HealthSettings, HealthWarning, health_warnings
+from monitor.health import HealthCheck, HealthSettings, HealthWarning
 from monitor.log_growth import log_growth_updates
 from monitor.log_patterns import default_log_pattern, resolve_pattern
 from monitor.markers import STREAM as MARKER_STREAM
@@ -26,15 +28,16 @@ from monitor.model import (
     Event,
     Job,
     JobUpdate,
-    Observation,
     PollReport,
     SubmitRequest,
     SubmitResult,
     TaskSpec,
 )
 from monitor.output_check import check_outputs
+from monitor.poll_memory import PollMemory
 from monitor.protocols import Backend, SessionStorage
-from monitor.reconcile import Mapper, ReconcileSettings, polled_jobs, reconcile
+from monitor.reconcile import Mapper, ReconcileSettings, reconcile
+from monitor.same_jobs import PerJob
 from monitor.state_map import mapper_for
 from monitor.states import IN_SCHEDULER, TERMINAL, State
 from monitor.validation import ValidationSettings
@@ -118,7 +121,10 @@ class Controller:
         self.health: dict[str, ClusterHealth] = {}
         self._poll_lock = asyncio.Lock()
         self._logs_checked: dict[str, float] = {}
-        self._settled: dict[str, dict[int, tuple[Job, Observation]]] = {}  # see _reconciled
+        self._memories: dict[str, PollMemory] = {}  # by cluster
+        self._health = HealthCheck()
+        self._clusters = PerJob(_cluster_of, counted=True)  # of the jobs a poll reads
+        self._kinds: dict[str, PerJob[Kind]] = {}  # by cluster: see _kind
 
     def backend(self, cluster: str) -> Backend:
         try:
@@ -192,13 +198,11 @@ class Controller:
 
     async def _poll(self, dry_run: bool, search_all: bool) -> PollOutcome:
         jobs = await self.store.jobs(self.session, states=None if search_all else WATCHED)
-        by_cluster: dict[str, list[Job]] = defaultdict(list)
-        for job in jobs:
-            by_cluster[job.cluster].append(job)
+        by_cluster = self._by_cluster(jobs)
         outcome = PollOutcome()
         clusters = [c for c, js in by_cluster.items() if search_all or any(j.state in WATCHED for j in js)]
         results = await asyncio.gather(*(self._poll_cluster(c, by_cluster[c], search_all) for c in clusters))
-        for cluster, (updates, health, warnings) in zip(clusters, results, strict=True):
+        for cluster, (updates, health, warnings, _) in zip(clusters, results, strict=True):
             outcome.updates.extend(updates)
             outcome.health[cluster] = health
             outcome.warnings.extend(warnings)
@@ -206,44 +210,53 @@ class Controller:
             now = self.clock()
             outcome.health[cluster] = self.health.get(cluster) or ClusterHealth(cluster, True, now, now)
         self.health.update(outcome.health)
-        after = _after_all(jobs, outcome.updates)
-        outcome.job_warnings = health_warnings(after, self.clock(), self.settings.health)
+        # one cluster's jobs as they will read are the session's (the same jobs, in the same order)
+        after = (
+            results[0][3]
+            if len(results) == 1 and by_cluster[clusters[0]] is jobs
+            else _after_all(jobs, outcome.updates)
+        )
+        outcome.job_warnings = self._health.warnings(after, self.clock(), self.settings.health)
         if not dry_run:
             await self.store.apply_updates(outcome.updates, self.clock())
         return outcome
 
+    def _by_cluster(self, jobs: list[Job]) -> dict[str, list[Job]]:
+        self._clusters.update(jobs)
+        clusters = self._clusters.counts or {}
+        if len(clusters) == 1:
+            return {next(iter(clusters)): jobs}
+        by_cluster: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_cluster[job.cluster].append(job)
+        return by_cluster
+
     async def _poll_cluster(
         self, cluster: str, jobs: list[Job], search_all: bool
-    ) -> tuple[list[JobUpdate], ClusterHealth, list[str]]:
+    ) -> tuple[list[JobUpdate], ClusterHealth, list[str], list[Job]]:
+        """The cluster's updates, health and warnings, and its jobs as they read once the updates apply."""
         backend = self.backend(cluster)
         previous = self.health.get(cluster)
         started = self.clock()
-        asked = polled_jobs(jobs)
         updates: list[JobUpdate] = []
         warnings: list[str] = []
         commands: list[str] = []
         unreachable: str | None = None
         mapper = mapper_for(backend.kind)
-        if asked:
-            currents = [j.attempts[-1] for j in asked]  # polled_jobs: each has an attempt with an ID
-            since = min(a.submit_time or started for a in currents)
-            ids = [a.job_id or "" for a in currents]
+        memory = self._memories.setdefault(cluster, PollMemory())
+        ids, since = memory.ask(jobs, started)
+        if ids:
             try:
                 report = await backend.poll(ids, since)
             except BackendUnavailable as exc:
                 health = ClusterHealth(
                     cluster, False, started, previous.last_ok if previous else None, str(exc)
                 )
-                return [], health, [f"{cluster}: {exc}"]
+                return [], health, [f"{cluster}: {exc}"], jobs
             commands += report.commands
-            updates = self._reconciled(cluster, asked, ids, report, started, mapper)
+            updates = self._reconciled(memory, report, started, mapper)
         current = _after_all(jobs, updates)
-        before = {j.id: j.state for j in jobs} if updates else {}
-        ended = {
-            u.job_db_id
-            for u in updates
-            if u.state in (State.CANCELLED, State.LOST) and before.get(u.job_db_id) != u.state
-        }
+        ended = _ended(jobs, updates)
         searched = (
             [j for j in searched_jobs(current) if search_all or j.id in ended] if search_all or ended else []
         )
@@ -257,7 +270,11 @@ class Controller:
                     *updates,
                     *found_by_name(searched, found, *await self._known(), self.clock(), mapper),
                 ]
-        validating = _after(jobs, updates, State.VALIDATING)
+                current = _after_all(jobs, updates)
+        kinds = self._kinds.setdefault(cluster, PerJob(_kind, counted=True))
+        validating = (
+            [job for job in current if job.state is State.VALIDATING] if _any(kinds, current, 0) else []
+        )
         if validating:
             try:
                 more = await check_outputs(backend, validating, self.validation_settings(), self.clock())
@@ -266,11 +283,15 @@ class Controller:
                 unreachable = str(exc)
             else:
                 updates = [*updates, *more]
-        updates = [*updates, *await self._log_growth(cluster, backend, _after_all(jobs, updates), warnings)]
-        updates = [
-            *updates,
-            *await self._markers(cluster, backend, jobs, _after_all(jobs, updates), warnings),
-        ]
+                current = _after_all(jobs, updates)
+        more = await self._log_growth(cluster, backend, current, kinds, warnings)
+        if more:
+            updates = [*updates, *more]
+            current = _after_all(jobs, updates)
+        more = await self._markers(cluster, backend, jobs, current, kinds, warnings)
+        if more:
+            updates = [*updates, *more]
+            current = _after_all(jobs, updates)
         finished = self.clock()
         if unreachable:  # the scheduler answered, the files did not: the cluster is not healthy
             last_ok = previous.last_ok if previous else None
@@ -281,34 +302,16 @@ class Controller:
             health = ClusterHealth(
                 cluster, True, finished, finished, None, tuple(commands), finished - started
             )
-        return updates, health, warnings
+        return updates, health, warnings, current
 
     def _reconciled(
-        self, cluster: str, asked: list[Job], ids: list[str], report: PollReport, now: float, mapper: Mapper
+        self, memory: PollMemory, report: PollReport, now: float, mapper: Mapper
     ) -> list[JobUpdate]:
-        """reconcile() for the jobs whose stored view or observation changed since the last poll.
-        A job the store hands out again as the same object is unchanged (the store shares jobs
-        between reads, and nobody mutates them), and so is an observation squeue's reader hands out
-        again for the same line: such a pair reconciled to nothing last time and would again."""
-        settled = self._settled.get(cluster, {})
-        observations = report.observations
-        kept: dict[int, tuple[Job, Observation]] = {}
-        fresh: list[tuple[Job, Observation | None]] = []
-        for job, job_id in zip(asked, ids, strict=True):
-            obs = observations.get(job_id)
-            pair = settled.get(job.id)  # type: ignore[arg-type]
-            if obs is not None and pair is not None and pair[0] is job and pair[1] is obs:
-                kept[job.id] = pair  # type: ignore[index]
-            else:
-                fresh.append((job, obs))
-        updates = reconcile(
-            [j for j, _ in fresh], report, now, mapper, ReconcileSettings(self.settings.lost_grace)
-        )
-        changed = {u.job_db_id for u in updates}
-        for job, obs in fresh:
-            if obs is not None and job.id is not None and job.id not in changed:
-                kept[job.id] = (job, obs)
-        self._settled[cluster] = kept
+        """reconcile() for the jobs whose stored view or observation changed since the last poll
+        (see monitor.poll_memory)."""
+        unsettled = memory.unsettled(report.observations)
+        updates = reconcile(unsettled, report, now, mapper, ReconcileSettings(self.settings.lost_grace))
+        memory.settle(updates)
         return updates
 
     async def _known(self) -> tuple[set[str], set[str]]:
@@ -321,13 +324,15 @@ class Controller:
         return report
 
     async def _log_growth(
-        self, cluster: str, backend: Backend, jobs: Sequence[Job], warnings: list[str]
+        self, cluster: str, backend: Backend, jobs: list[Job], kinds: PerJob[Kind], warnings: list[str]
     ) -> list[JobUpdate]:
         """Sizes of running jobs' logs, in one batched stat at most every `log_check_every` s."""
         now = self.clock()
-        running = [j for j in jobs if j.state is State.RUNNING and j.current and j.current.log_path]
-        if not running or now - self._logs_checked.get(cluster, 0.0) < self.settings.log_check_every:
+        if now - self._logs_checked.get(cluster, 0.0) < self.settings.log_check_every:
             return []
+        if not _any(kinds, jobs, 1):
+            return []
+        running = [j for j in jobs if j.state is State.RUNNING and j.current and j.current.log_path]
         self._logs_checked[cluster] = now
         paths = sorted({j.current.log_path for j in running if j.current and j.current.log_path})
         try:
@@ -338,12 +343,18 @@ class Controller:
         return log_growth_updates(running, stats, now)
 
     async def _markers(
-        self, cluster: str, backend: Backend, before: Sequence[Job], after: Sequence[Job], warnings: list[str]
+        self,
+        cluster: str,
+        backend: Backend,
+        before: Sequence[Job],
+        after: list[Job],
+        kinds: PerJob[Kind],
+        warnings: list[str],
     ) -> list[JobUpdate]:
         """New marker lines of running (and just finished) jobs' logs, in one batched read."""
-        marked = [j.id for j in after if j.spec.markers and j.id is not None]
-        if not marked:
+        if not _any(kinds, after, 2):
             return []
+        marked = [j.id for j in after if j.spec.markers and j.id is not None]
         stored = await self.store.log_offsets(marked, MARKER_STREAM)
         scans = marker_scans(before, after, stored)
         if not scans:
@@ -452,34 +463,55 @@ def _group_for_submit(jobs: Sequence[Job]) -> list[list[Job]]:
     return [sorted(g, key=lambda j: -1 if j.task is None else j.task) for g in groups.values()]
 
 
-def _after_all(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> list[Job]:
-    """Every job as it will read once `updates` apply, in order."""
+_ID = attrgetter("id")
+
+
+def _cluster_of(job: Job) -> str:
+    return job.cluster
+
+
+Kind = tuple[bool, bool, bool]
+
+
+def _kind(job: Job) -> Kind:
+    """What a poll's later steps look for in a job: whether it is validating, running with a log,
+    and has markers."""
+    attempt = job.current
+    running = job.state is State.RUNNING and attempt is not None and bool(attempt.log_path)
+    return job.state is State.VALIDATING, running, bool(job.spec.markers) and job.id is not None
+
+
+def _any(kinds: PerJob[Kind], jobs: list[Job], which: int) -> bool:
+    """Whether any of `jobs` is of that kind (see _kind), without a pass over them."""
+    kinds.update(jobs)
+    return any(kind[which] for kind in kinds.counts or ())
+
+
+def _after_all(jobs: list[Job], updates: Sequence[JobUpdate]) -> list[Job]:
+    """Every job as it will read once `updates` apply, in order (the others found in C); `jobs`
+    itself when there are none (a poll's lists of jobs are never changed)."""
     if not updates:
-        return list(jobs)
+        return jobs
+    result = list(jobs)
     by_id: dict[int | None, list[JobUpdate]] = defaultdict(list)
     for update in updates:
         by_id[update.job_db_id].append(update)
-    result = []
-    for job in jobs:
-        for update in by_id.get(job.id, ()):
+    for i in compress(count(), map(by_id.__contains__, map(_ID, result))):
+        job = result[i]
+        for update in by_id[job.id]:
             job = _applied(job, update)
-        result.append(job)
+        result[i] = job
     return result
 
 
-def _after(jobs: Sequence[Job], updates: Sequence[JobUpdate], state: State) -> list[Job]:
-    """Jobs that are in `state` once `updates` apply, as they will then read."""
-    if not updates:
-        return [job for job in jobs if job.state is state]
-    latest = {u.job_db_id: u for u in updates}
-    found = []
-    for job in jobs:
-        update = latest.get(job.id)
-        if update is not None:
-            job = _applied(job, update)
-        if job.state is state:
-            found.append(job)
-    return found
+def _ended(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> set[int]:
+    """Jobs that `updates` make CANCELLED or LOST, from another state."""
+    ending = [u for u in updates if u.state in (State.CANCELLED, State.LOST)]
+    if not ending:
+        return set()
+    ids = {u.job_db_id for u in ending}
+    before = {j.id: j.state for j in jobs if j.id in ids}
+    return {u.job_db_id for u in ending if before.get(u.job_db_id) != u.state}
 
 
 def _applied(job: Job, update: JobUpdate) -> Job:

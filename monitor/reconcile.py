@@ -23,13 +23,13 @@ class ReconcileSettings:
     lost_grace: float = 600.0
 
 
-_POLLED = frozenset({State.QUEUED, State.RUNNING})
+POLLED = frozenset({State.QUEUED, State.RUNNING})
 
 
 def polled_jobs(jobs: Sequence[Job]) -> list[Job]:
     """The jobs a poll asks the scheduler about: queued or running, with a scheduler ID (read from
     the attempts directly: this runs over every watched job at every poll)."""
-    return [j for j in jobs if j.state in _POLLED and j.attempts and j.attempts[-1].job_id]
+    return [j for j in jobs if j.state in POLLED and j.attempts and j.attempts[-1].job_id]
 
 
 def reconcile(

@@ -129,10 +129,10 @@ class Database:
                 await self.conn.execute(f"PRAGMA user_version = {number + 1}")
 
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """A read; SQLite's errors (a damaged page met only now) become one-line StoreErrors."""
+        """A read, in one trip to SQLite's thread; SQLite's errors (a damaged page met only now)
+        become one-line StoreErrors."""
         try:
-            async with self.conn.execute(sql, tuple(params)) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
         except sqlite3.Error as exc:
             raise describe_sqlite_error(self.path, exc) from exc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from monitor.states import State
 from store.codec import ATTEMPT_COLUMNS, STATES, attempt_from_row, spec_to_json, specs_from_json
 from store.database import Database
 from store.job_cache import JobCache
+from store.written import stored_as
 
 _MAX_REFRESH = 900  # stale jobs read by id; more and the whole session is read again (fewer SQL variables)
 _JOB_COLUMNS = (
@@ -62,7 +63,8 @@ class SessionStore:
     @asynccontextmanager
     async def _writing(self, job_ids: list[int | None] | None) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction of jobs: the cached ones it touched (all, for None) are read again
-        at the next read, whether it committed or not."""
+        at the next read, whether it committed or not. A write that changes specs passes None:
+        a touched job is read again with the spec it had."""
         try:
             async with self.db.transaction() as conn:
                 yield conn
@@ -145,6 +147,8 @@ class SessionStore:
         if session is None:
             return await self._read_jobs(states=states, ids=ids)
         by_id = await self._session_jobs(session)
+        if ids is None and states is not None:
+            return list(self._cache.in_states(session, by_id, frozenset(states)))
         chosen = by_id.values() if ids is None else [by_id[i] for i in sorted(set(ids)) if i in by_id]
         if states is None:
             return list(chosen)
@@ -160,10 +164,13 @@ class SessionStore:
         if by_id is None:
             return cache.keep(session, await self._read_jobs(session=session), writes)
         stale = [job_id for job_id in cache.stale if job_id in by_id]
-        if len(stale) > _MAX_REFRESH:
+        unknown = [job_id for job_id in stale if job_id not in cache.written]
+        if len(unknown) > _MAX_REFRESH:
             return cache.keep(session, await self._read_jobs(session=session), writes)
         if stale:
-            cache.refresh(by_id, await self._read_jobs(ids=stale), stale, writes)
+            written = [cache.written[job_id] for job_id in stale if job_id in cache.written]
+            read = await self._read_jobs(ids=unknown, known=by_id) if unknown else []
+            cache.refresh(by_id, [*written, *read], stale, writes)
         return by_id
 
     async def _read_jobs(
@@ -171,7 +178,9 @@ class SessionStore:
         session: str | None = None,
         states: Iterable[State] | None = None,
         ids: Iterable[int] | None = None,
+        known: Mapping[int, Job] | None = None,
     ) -> list[Job]:
+        """`known`: jobs read before, whose spec has not changed since (it is not decoded again)."""
         where, params = [], []
         if session is not None:
             where.append("s.name = ?")
@@ -188,8 +197,10 @@ class SessionStore:
             f" WHERE {' AND '.join(where)}" if where else ""
         )
         rows = await self._rows(f"SELECT {_JOB_COLUMNS} {clause} ORDER BY s.name, j.id", params)
-        specs = specs_from_json([r[8] for r in rows])
-        by_id = {r[0]: _job_from_row(r, spec) for r, spec in zip(rows, specs, strict=True)}
+        known = known or {}
+        unknown = [r for r in rows if r[0] not in known]
+        decoded = dict(zip([r[0] for r in unknown], specs_from_json([r[8] for r in unknown]), strict=True))
+        by_id = {r[0]: _job_from_row(r, known[r[0]].spec if r[0] in known else decoded[r[0]]) for r in rows}
         for row in await self._rows(
             f"SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.job_id IN (SELECT j.id {clause}) "
             "ORDER BY a.job_id, a.number",
@@ -345,21 +356,22 @@ class SessionStore:
         (executemany, in rounds in which each job appears once), so a job's own updates keep their order."""
         if not updates:
             return
-        session_of = dict(
-            await self._rows(
-                f"SELECT id, session_id FROM jobs WHERE id IN ({','.join('?' * len(updates))})",
-                [u.job_db_id for u in updates],
-            )
-        ) if len(updates) < 900 else dict(await self._rows("SELECT id, session_id FROM jobs"))  # fmt: skip
-        async with self._writing([u.job_db_id for u in updates]) as conn:
+        by_job: dict[int, list[JobUpdate]] = defaultdict(list)
+        for update in updates:
+            by_job[update.job_db_id].append(update)
+        async with self._writing(list(by_job)) as conn:
+            before = self._cache.current(by_job)  # under the write lock: no other write meanwhile
             for batch in _rounds(updates):
                 await _apply_round(conn, batch, now)
-            events = [(u.job_db_id, e) for u in updates for e in u.events]
-            by_session: dict[int, list[tuple[int, Event]]] = defaultdict(list)
-            for job_db_id, event in events:
-                by_session[session_of[job_db_id]].append((job_db_id, event))
-            for session_id, session_events in by_session.items():
-                await _insert_events(conn, session_id, session_events)
+            await conn.executemany(
+                "INSERT INTO events (session_id, job_id, attempt, at, kind, from_state, to_state, message) "
+                "SELECT session_id, id, ?, ?, ?, ?, ?, ? FROM jobs WHERE id = ?",
+                [(e.attempt, e.at, e.kind, e.from_state.value if e.from_state else None,
+                  e.to_state.value if e.to_state else None, e.message, u.job_db_id)
+                 for u in updates for e in u.events],
+            )  # fmt: skip
+        after = (stored_as(job, by_job[job_id], now) for job_id, job in before.items())
+        self._cache.wrote(job for job in after if job is not None)  # committed: no need to read them back
 
     async def outputs(self, job_db_id: int) -> list[OutputStatus]:
         """The outputs as last checked, missing ones first."""
@@ -595,12 +607,14 @@ async def _apply_round(conn: Any, updates: Sequence[JobUpdate], now: float) -> N
               a.submit_time, a.start_time, a.end_time, a.log_path, a.err_path, a.requeues, job_db_id)
              for job_db_id, a in found],
         )  # fmt: skip
-    await conn.executemany(
+    cursor = await conn.executemany(
         "UPDATE jobs SET state = ?, reason = ?, exit_code = ?, updated_at = ?, "
         "missing_since = CASE WHEN ? THEN NULL ELSE IFNULL(?, missing_since) END WHERE id = ?",
         [(u.state.value, u.reason, u.exit_code, now, u.clear_missing, None if u.clear_missing else u.missing_since,
           u.job_db_id) for u in updates],
     )  # fmt: skip
+    if cursor.rowcount != len(updates):  # the whole poll is refused, as one transaction
+        raise KeyError(f"{len(updates) - cursor.rowcount} of the jobs updated are not in the store")
     patches: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
     for u in updates:
         changes = u.attempt.changes() if u.attempt is not None else {}

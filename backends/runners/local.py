@@ -1,4 +1,9 @@
-"""Runs commands as local subprocesses, without a shell."""
+"""Runs commands as local subprocesses, without a shell.
+
+A command's output goes to an in-memory file (Linux's memfd) read once when it ends, rather than
+through a pipe: squeue writes its 800 KB for 10,000 jobs 4 KiB at a time, and the event loop would
+wake for each write, taking the CPU from squeue and slurmctld while they work. Where there is no
+memfd, a pipe."""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ import os
 import shlex
 import signal
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 
 from backends.runners.base import CommandResult
 from monitor.errors import BackendUnavailable
@@ -36,34 +41,67 @@ class LocalRunner:
         """Run argv; on timeout kill its whole process group so no child outlives the call."""
         argv = tuple(argv)
         started = time.monotonic()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, **env} if env else None,
-                start_new_session=True,
-            )
-        except (FileNotFoundError, PermissionError) as exc:
-            code, text = _START_FAILURES[type(exc)]
-            return CommandResult(argv, code, b"", f"{argv[0]}: {text}\n".encode(), time.monotonic() - started)
-        try:
-            async with asyncio.timeout(timeout):
-                stdout, stderr = await process.communicate(input)
-        except TimeoutError:
-            await _kill_group(process)
-            raise BackendUnavailable(
-                f"local: {command_line(argv)} did not finish within {timeout:g} s and was killed"
-            ) from None
-        except asyncio.CancelledError:
-            await _kill_group(process)
-            raise
-        returncode = await process.wait()
+        with _output_file() as out:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE if out is None else out,
+                    stderr=asyncio.subprocess.PIPE,
+                    env={**os.environ, **env} if env else None,
+                    start_new_session=True,
+                )
+            except (FileNotFoundError, PermissionError) as exc:
+                code, text = _START_FAILURES[type(exc)]
+                return CommandResult(
+                    argv, code, b"", f"{argv[0]}: {text}\n".encode(), time.monotonic() - started
+                )
+            try:
+                async with asyncio.timeout(timeout):
+                    stdout, stderr = await process.communicate(input)
+            except TimeoutError:
+                await _kill_group(process)
+                raise BackendUnavailable(
+                    f"local: {command_line(argv)} did not finish within {timeout:g} s and was killed"
+                ) from None
+            except asyncio.CancelledError:
+                await _kill_group(process)
+                raise
+            returncode = await process.wait()
+            if out is not None:
+                stdout = _read_from_start(out)
         return CommandResult(argv, returncode, stdout, stderr, time.monotonic() - started)
 
     async def close(self) -> None:
         """Nothing to release: every call owns its process."""
+
+
+@contextmanager
+def _output_file() -> Iterator[int | None]:
+    """A file descriptor of an in-memory file for a command's output, closed afterwards; None where
+    there is none (then the output goes through a pipe)."""
+    try:
+        fd: int | None = os.memfd_create("jobdeck-output", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        fd = None
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _read_from_start(fd: int) -> bytes:
+    """Everything written to the file (the command moved the offset they share to its end)."""
+    size = os.fstat(fd).st_size
+    chunks, offset = [], 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 async def _kill_group(process: asyncio.subprocess.Process) -> None:

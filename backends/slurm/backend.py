@@ -29,6 +29,7 @@ from backends.slurm.parse import (
     parse_scontrol,
     parse_squeue,
 )
+from backends.slurm.squeue_reader import SqueueReader
 from monitor.errors import BackendUnavailable, NotSent, SchedulerRejected
 from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
 
@@ -46,6 +47,8 @@ class SlurmBackend:
         self.timeout = timeout
         self.submit_timeout = submit_timeout
         self.files = RemoteFiles(runner, timeout)
+        self._queue = SqueueReader()  # the polls' squeue answers, each read against the last
+        self._squeue: tuple[list[str], list[str], frozenset[str]] | None = None  # see _squeue_of
 
     def describe_submit(self, request: SubmitRequest) -> str:
         script = render_batch_script(request)
@@ -98,20 +101,24 @@ class SlurmBackend:
             )
 
     async def poll(self, job_ids: Sequence[str], since: float | None) -> PollReport:
-        wanted = set(job_ids)
         commands: list[str] = []
-        queue = await self._run(squeue_argv(job_ids), commands)
+        argv, wanted = self._squeue_of(job_ids)
+        queue = await self._run(argv, commands)
         if not queue.ok and not is_invalid_job_id(queue.stderr.decode(errors="replace")):
             self._raise_if_unreachable(queue, "squeue", force=True)
-        found = {
-            o.job_id: o for o in parse_squeue(queue.stdout.decode(errors="replace")) if o.job_id in wanted
-        }
-        left = [j for j in job_ids if j not in found]
+        found = self._queue.read(queue.stdout, wanted)
+        left = [] if len(found) == len(wanted) else [j for j in job_ids if j not in found]
         finished_source = True
         if left:
             finished, finished_source = await self._finished(left, since, commands)
             found.update({k: v for k, v in finished.items() if k in wanted})
         return PollReport(found, tuple(commands), finished_source)
+
+    def _squeue_of(self, job_ids: Sequence[str]) -> tuple[list[str], frozenset[str]]:
+        """The squeue for these IDs and their set, kept while the polls ask about the same IDs."""
+        if self._squeue is None or job_ids != self._squeue[0]:
+            self._squeue = (list(job_ids), squeue_argv(job_ids), frozenset(job_ids))
+        return self._squeue[1], self._squeue[2]
 
     async def _finished(
         self, job_ids: list[str], since: float | None, commands: list[str]
@@ -150,7 +157,7 @@ class SlurmBackend:
         queue = await self._run(squeue_mine_argv(), commands)
         if not queue.ok:
             self._raise_if_unreachable(queue, "squeue", force=True)
-        found = {o.job_id: o for o in parse_squeue(queue.stdout.decode(errors="replace")) if matches(o)}
+        found = {o.job_id: o for o in parse_squeue(queue.stdout, self._queue.known_line) if matches(o)}
         history = await self._run(sacct_find_argv(names, since, time.time()), commands)
         accounting = history.ok
         if history.ok:

@@ -197,4 +197,4 @@ def _check_tasks(request: SubmitRequest) -> None:
 
 
 def _unique(job_ids: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(job_id for job_id in job_ids if job_id))
+    return list(dict.fromkeys(filter(None, job_ids)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from backends.slurm.commands import FIELD_SEP, SACCT_FIELDS, SQUEUE_FIELDS
@@ -34,75 +34,43 @@ _EPOCH = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 _EXIT = re.compile(r"([0-9]{1,9}):([0-9]{1,9})")
 
 
-def parse_squeue(text: str) -> list[Observation]:
-    """Lines of `squeue -h -r -o SQUEUE_FORMAT`. squeue has no exit codes and no requeue counts.
-    The same text as the last call's, or a line read in one of the last few calls, is not read
-    again (see _SqueueLines)."""
-    if text == _SQUEUE_LINES.last_text:  # the queue did not change at all since the last call
-        return list(_SQUEUE_LINES.last_observations)
-    lines = _SQUEUE_LINES.read(text)
-    # A pending task not yet split from its array shows the base ID as its own: not a real raw ID.
-    shared = Counter([line.task_raw_id for line in lines])
-    observations: list[Observation] = []
-    for line in lines:
-        if line.task_raw_id is not None and shared[line.task_raw_id] > 1:
-            observations += line.without_raw_id()
-        else:
-            observations += line.observations
-    _SQUEUE_LINES.last_text, _SQUEUE_LINES.last_observations = text, observations
-    return list(observations)
+def parse_squeue(output: str | bytes, line: Callable[[bytes], SqueueLine] | None = None) -> list[Observation]:
+    """Lines of `squeue -h -r -o SQUEUE_FORMAT`, in order; a line printed twice counts once. squeue
+    has no exit codes and no requeue counts. Lines end at a newline only (a job name may hold any
+    other control character). `line` reads one (a SqueueReader's memory of lines: see known_line)."""
+    data = output.encode(errors="surrogatepass") if isinstance(output, str) else output
+    lines = [(line or SqueueLine)(key) for key in dict.fromkeys(data.splitlines())]
+    counts = raw_id_counts(lines)
+    return [obs for line in lines for obs in line.observations_among(counts)]
 
 
-class _SqueueLine:
+def raw_id_counts(lines: Iterable[SqueueLine]) -> Counter[str]:
+    """How many of `lines` show each task raw ID."""
+    return Counter(line.task_raw_id for line in lines if line.task_raw_id is not None)
+
+
+class SqueueLine:
     """What one squeue line says. `task_raw_id` is the raw ID of its one array task, if it has one."""
 
-    __slots__ = ("_without_raw_id", "observations", "seen", "task_raw_id")
+    __slots__ = ("_without_raw_id", "observations", "task_raw_id")
 
-    def __init__(self, observations: list[Observation], seen: int) -> None:
-        self.observations = observations
-        self.seen = seen
-        task = [o.raw_id for o in observations if "_" in o.job_id]
+    def __init__(self, line: bytes) -> None:
+        self.observations = _squeue_line(line.decode(errors="replace"))
+        task = [o.raw_id for o in self.observations if "_" in o.job_id]
         self.task_raw_id = task[0] if len(task) == 1 else None
         self._without_raw_id: list[Observation] | None = None
 
-    def without_raw_id(self) -> list[Observation]:
+    def observations_among(self, counts: Mapping[str, int]) -> list[Observation]:
+        """Its observations among lines showing each task raw ID `counts` times. A pending task not
+        yet split from its array shows the array's ID as its own: a raw ID other lines show too is
+        none."""
+        if self.task_raw_id is None or counts.get(self.task_raw_id, 0) < 2:
+            return self.observations
         if self._without_raw_id is None:
             self._without_raw_id = [replace(o, raw_id=None) for o in self.observations]
         return self._without_raw_id
 
 
-class _SqueueLines:
-    """Lines read in the last MEMORY calls and what they said. Between two polls most of a queue's
-    lines are the same text (squeue prints no running clock), and an Observation is immutable, so a
-    steady queue of 10,000 tasks costs a dictionary lookup per line instead of a parse."""
-
-    MEMORY = 4  # calls: a few clusters polled in turn keep their lines
-
-    def __init__(self) -> None:
-        self.lines: dict[str, _SqueueLine] = {}
-        self.calls = 0
-        self.last_text = ""  # the whole text of the last call with lines, and what it said
-        self.last_observations: list[Observation] = []
-
-    def read(self, text: str) -> list[_SqueueLine]:
-        """Every line of `text`, parsed or remembered; then lines unseen for MEMORY calls are dropped."""
-        calls, known = self.calls, self.lines
-        lines = []
-        for text_line in text.splitlines():
-            line = known.get(text_line)
-            if line is None:
-                line = known[text_line] = _SqueueLine(_squeue_line(text_line), calls)
-            else:
-                line.seen = calls
-            lines.append(line)
-        self.calls += 1
-        if self.calls % self.MEMORY == 0:
-            oldest = calls - self.MEMORY
-            self.lines = {key: line for key, line in known.items() if line.seen > oldest}
-        return lines
-
-
-_SQUEUE_LINES = _SqueueLines()
 _SQUEUE_NAMES = tuple(name for name, _ in SQUEUE_FIELDS)
 
 

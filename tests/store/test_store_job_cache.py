@@ -75,6 +75,28 @@ async def test_a_write_by_another_connection_is_seen_at_the_next_read(tmp_path: 
         await store.close()
 
 
+async def test_the_jobs_in_some_states_follow_every_write(tmp_path: Path) -> None:
+    store = await _submitted(tmp_path)
+    watched = [State.QUEUED, State.RUNNING]
+    try:
+        first = await store.jobs("s", states=watched)
+        again = await store.jobs("s", states=watched)
+        assert (
+            again == first and again is not first and all(a is b for a, b in zip(again, first, strict=True))
+        )
+        again.clear()  # the caller's own list
+        await store.apply_updates([JobUpdate(first[1].id, State.FAILED, None, None)], 4.0)  # type: ignore[arg-type]
+        assert [j.name for j in await store.jobs("s", states=watched)] == ["j0", "j2"]
+        assert [j.name for j in await store.jobs("s", states=[State.FAILED])] == ["j1"]
+        with sqlite3.connect(tmp_path / "jobdeck.db") as other:
+            other.execute("UPDATE jobs SET state = 'RUNNING' WHERE name = 'j1'")
+        assert [j.name for j in await store.jobs("s", states=watched)] == ["j0", "j1", "j2"]
+        await store.add_jobs(await store.session_id("s"), [("late", None, _spec(9))], 5.0)
+        assert [j.name for j in await store.jobs("s", states=[State.PENDING])] == ["late"]
+    finally:
+        await store.close()
+
+
 async def test_submissions_and_new_jobs_are_seen_at_the_next_read(tmp_path: Path) -> None:
     store = await _submitted(tmp_path, count=1)
     try:

@@ -1,0 +1,49 @@
+"""A job as it reads once a poll's updates of it are stored, built without reading it back: what
+apply_updates writes, with the types SQLite's column affinities give back (an int written to a
+REAL column reads as a float). A job whose update adds an attempt or outputs is read back instead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from monitor.model import Job, JobUpdate
+
+_REAL = frozenset({"submit_time", "start_time", "end_time", "log_grew_at"})
+_INTEGER = frozenset({"exit_code", "requeues", "log_size"})
+
+
+def stored_as(job: Job, updates: Sequence[JobUpdate], now: float) -> Job | None:
+    """`job` once its `updates`, in order, are stored; None when one adds an attempt or outputs."""
+    for update in updates:
+        if update.new_attempt is not None or update.outputs is not None:
+            return None
+        attempts = job.attempts
+        if update.attempt is not None and attempts:
+            changes = {name: _as_stored(name, value) for name, value in update.attempt.changes().items()}
+            attempts = [*attempts[:-1], replace(attempts[-1], **changes)]
+        if update.clear_missing:
+            missing = None
+        else:
+            missing = _real(update.missing_since) if update.missing_since is not None else job.missing_since
+        job = replace(
+            job, state=update.state, reason=update.reason, exit_code=_integer(update.exit_code),
+            updated_at=_real(now), missing_since=missing, attempts=list(attempts),
+        )  # fmt: skip
+    return job
+
+
+def _as_stored(name: str, value: object) -> object:
+    if name in _REAL:
+        return _real(value)  # type: ignore[arg-type]
+    if name in _INTEGER:
+        return _integer(value)  # type: ignore[arg-type]
+    return value
+
+
+def _real(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _integer(value: float | None) -> float | None:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
