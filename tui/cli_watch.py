@@ -257,7 +257,8 @@ class Watch:
                     err=True,
                 )
             elif any(m.startswith(f"{session}/{cluster}: unreachable") for m in self.said):
-                self.said = {m for m in self.said if not m.startswith(f"{session}/{cluster}: unreachable")}
+                # forget this cluster's notices, "reachable again" included: the next outage says both anew
+                self.said = {m for m in self.said if not m.startswith(f"{session}/{cluster}: ")}
                 self.say("health", f"{session}/{cluster}: reachable again")
         for warning in poll.job_warnings:
             self.say("warning", f"{warning.job.key}: {warning.message}")

@@ -152,7 +152,7 @@ async def test_ssh_drops_during_polls_change_nothing_and_reconnect_with_capped_b
     assert during == before, "a job changed while the SSH connection was down"
     assert any(f"drop/far: unreachable: ssh {SSH_HOST}" in m for m in health), lines
     assert waits and max(waits) <= 60, health  # the runner's backoff, capped at 60 s
-    assert health[-1] == "drop/far: reachable again", health
+    assert health[-1] == "drop/far: reachable again", out
     assert states(deck, "drop") == {"sleeper": "SUCCEEDED", "ghost": "LOST"}, lines
 
 

@@ -267,7 +267,6 @@ async def _write_intent(db: Path, manifest: Path, job: str, tag: str) -> None:
 
 
 @pytest.mark.parametrize("where", ["queue", "accounting"])
-@pytest.mark.disruptive  # stops slurmctld while its sbatch waits
 def test_intent_submitted_but_never_confirmed_is_found_by_its_tag(local_deck, slurm, where):
     """Found in the queue while the job runs, or in accounting (which shows the comment once the
     job ended) after it finished."""
