@@ -8,112 +8,26 @@ Every wait is a loop with a deadline. Every name a SLURM test uses carries a ran
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 JOBS = Path(__file__).resolve().parent / "jobs"
-T = TypeVar("T")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from monitor_process import Monitor, NotInTime, alive, children, jobdeck_command, shown, toml, wait_for  # noqa: E402, F401
+
 Rows = dict[str, dict[str, Any]]  # `list --json` rows of plain jobs by name
-
-
-class NotInTime(AssertionError):
-    """A bounded wait ran out."""
-
-
-def wait_for(check: Callable[[], T], limit: float, what: str, every: float = 0.3) -> T:
-    """Call `check` until it returns something truthy; fail naming `what` and its last answer."""
-    deadline = time.monotonic() + limit
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise NotInTime(f"{what}: not within {limit:g} s (last: {value!r})")
-        time.sleep(every)
-
-
-def shown(result: subprocess.CompletedProcess[str]) -> str:
-    return f"{result.args!r} exited {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-
-
-def toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(toml(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"no TOML for {value!r}")
-
-
-def jobdeck_command() -> str:
-    """The console script of this virtualenv: the real entry point."""
-    beside = Path(sys.executable).parent / "jobdeck"
-    found = str(beside) if beside.exists() else shutil.which("jobdeck")
-    assert found, f"no `jobdeck` console script next to {sys.executable}: pip install -e ."
-    return found
-
-
-@dataclass
-class Monitor:
-    """A jobdeck process in a session of its own, its output going to files."""
-
-    process: subprocess.Popen[bytes]
-    out: Path
-    err: Path
-
-    def lines(self) -> list[dict[str, Any]]:
-        """The complete JSON lines printed so far (`attach --json`: events and notices)."""
-        text = self.out.read_text(errors="replace")
-        return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("}\n")]
-
-    def wait_line(self, match: Callable[[dict[str, Any]], bool], limit: float, what: str) -> dict[str, Any]:
-        """The first line printed that `match`es, as soon as it is printed."""
-
-        def found() -> dict[str, Any] | None:
-            assert self.process.poll() is None, f"{what}: the monitor exited\n{self.output()}"
-            return next((line for line in self.lines() if match(line)), None)
-
-        return wait_for(found, limit, what, every=0.05)
-
-    def kill(self) -> None:
-        """SIGKILL: no lease released, nothing flushed, as when a login node drops the session."""
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def finish(self, limit: float) -> int:
-        try:
-            return self.process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the monitor did not exit within {limit:g} s\n{self.output()}") from None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def output(self) -> str:
-        return f"stdout:\n{self.out.read_text(errors='replace')}\nstderr:\n{self.err.read_text(errors='replace')}"
 
 
 @dataclass
