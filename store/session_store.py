@@ -331,17 +331,23 @@ class SessionStore:
             )
 
     async def submission(self, submission_id: int) -> Submission:
-        found = await self.submissions(where="sub.id = ?", params=(submission_id,))
+        found = await self.submissions(submission_id=submission_id)
         if not found:
             raise KeyError(submission_id)
         return found[0]
 
-    async def submissions(self, where: str = "1", params: Sequence[Any] = ()) -> list[Submission]:
+    async def submissions(
+        self, *, session: str | None = None, status: str | None = None, submission_id: int | None = None
+    ) -> list[Submission]:
+        """Submissions, oldest first, narrowed by whichever of the filters are given."""
+        filters = {"s.name": session, "sub.status": status, "sub.id": submission_id}
+        where = [f"{column} = ?" for column, value in filters.items() if value is not None]
         rows = await self._rows(
             "SELECT sub.id, s.name, sub.job_name, sub.kind, sub.tag, sub.cluster, sub.tasks, sub.status, "
             "sub.created_at, sub.command, sub.scheduler_id, sub.error, sub.parent_id "
-            f"FROM submissions sub JOIN sessions s ON s.id = sub.session_id WHERE {where} ORDER BY sub.id",
-            params,
+            "FROM submissions sub JOIN sessions s ON s.id = sub.session_id "
+            f"WHERE {' AND '.join(where) or '1'} ORDER BY sub.id",
+            [value for value in filters.values() if value is not None],
         )
         return [
             Submission(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7], r[8], r[9], r[10],
@@ -395,7 +401,7 @@ class SessionStore:
 
     async def open_intents(self, session: str) -> list[Submission]:
         """Submissions written as intents whose outcome was never recorded (a crash, a dropped link)."""
-        return await self.submissions(where="s.name = ? AND sub.status = 'intent'", params=(session,))
+        return await self.submissions(session=session, status="intent")
 
     # -- the lease --------------------------------------------------------------------------
 
@@ -466,11 +472,6 @@ class SessionStore:
                          JobKey(r[6], r[7], r[8]) if r[7] is not None else None, r[9]))
             for r in rows
         ]  # fmt: skip
-
-    async def add_event(self, job: Job | None, session: str, event: Event) -> None:
-        session_id = await self.session_id(session)
-        async with self.db.transaction() as conn:
-            await _insert_events(conn, session_id, [(job.id if job else None, event)])
 
     # -- log offsets ------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,15 +21,6 @@ from tui.screens.sessions_screen import SessionsScreen
 from tui.widgets.job_table import JobTable
 
 
-def _spare_the_collector() -> None:
-    """Move what the process holds before its first app (modules, classes, the libraries' tables)
-    out of the cyclic collector's reach, once: they live as long as the process, yet every full
-    collection walked them (100-150 ms each on a 2-core machine, several while 10,000 jobs load,
-    more during polls). Later garbage, the app's own included, is collected as before."""
-    if not gc.get_freeze_count():
-        gc.freeze()
-
-
 class JobdeckApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "jobdeck"
@@ -47,7 +37,6 @@ class JobdeckApp(App[None]):
         clock: Callable[[], float] = time.time,
         read_only: bool | None = None,
     ) -> None:
-        _spare_the_collector()
         super().__init__()
         self.db = db
         self.start_session = session

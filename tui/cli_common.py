@@ -131,7 +131,7 @@ def with_db(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-# -- submit -------------------------------------------------------------------------------------
+# -- job lookup ------------------------------------------------------------------------------------
 
 
 async def resolve_jobs(store: SessionStore, refs: Sequence[str], session: str | None) -> list[Job]:

@@ -147,7 +147,7 @@ def _tasks_text(tasks: Sequence[int | None]) -> str:
     return format_indices([t for t in tasks if t is not None])
 
 
-# -- read commands ------------------------------------------------------------------------------
+# -- track -----------------------------------------------------------------------------------------
 
 
 @click.command()
