@@ -41,11 +41,11 @@ from typing import Any, TypeVar
 from log_tail_bench import machine
 from outputs_bench import TimedRunner
 
+from backends.registry import load_manifest
 from backends.runners.base import Runner
 from backends.slurm.commands import TIME_ENV, squeue_argv
 from monitor.controller import WATCHED, Controller, PollOutcome
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from store.session_store import SessionStore
 from tui.wiring import close_controller, open_controller
 

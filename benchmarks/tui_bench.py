@@ -23,8 +23,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from backends.registry import load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.model import AttemptPatch, JobUpdate, SubmitResult
 from monitor.states import State
 from store.session_store import SessionStore

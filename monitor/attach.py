@@ -13,7 +13,7 @@ Pure: the controller runs the search and writes the outcome.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from monitor.model import (
@@ -27,10 +27,9 @@ from monitor.model import (
     Submission,
     SubmitResult,
 )
-from monitor.state_map import Mapped
+from monitor.state_map import Mapper
 from monitor.states import State
 
-Mapper = Callable[[str, str | None], Mapped]
 SEARCHED_STATES = frozenset({State.CANCELLED, State.FAILED, State.LOST})
 
 

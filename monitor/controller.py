@@ -36,9 +36,9 @@ from monitor.model import (
 from monitor.output_check import check_outputs
 from monitor.poll_memory import PollMemory
 from monitor.protocols import Backend, SessionStorage
-from monitor.reconcile import Mapper, ReconcileSettings, reconcile
+from monitor.reconcile import ReconcileSettings, reconcile
 from monitor.same_jobs import PerJob
-from monitor.state_map import mapper_for
+from monitor.state_map import Mapper
 from monitor.states import IN_SCHEDULER, TERMINAL, State
 from monitor.validation import ValidationSettings
 
@@ -242,7 +242,7 @@ class Controller:
         warnings: list[str] = []
         commands: list[str] = []
         unreachable: str | None = None
-        mapper = mapper_for(backend.kind)
+        mapper = backend.map_state
         memory = self._memories.setdefault(cluster, PollMemory())
         ids, since = memory.ask(jobs, started)
         if ids:

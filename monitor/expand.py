@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.arrays import parse_array
-from monitor.manifest import ClusterConfig, JobConfig, Manifest, ManifestError, load_job_template
+from monitor.manifest import ClusterConfig, JobConfig, Manifest, ManifestError
 from monitor.model import JobSpec, OutputCheck, RestartPolicy
 from monitor.templates import escape, expand
 
@@ -28,32 +28,13 @@ def expand_manifest(manifest: Manifest) -> list[JobDefinition]:
     definitions = []
     for number, job in enumerate(manifest.jobs, 1):
         tasks = parse_array(job.array).indices if job.array is not None else (None,)
-        extra = (
-            _kubernetes_extra(manifest, number, job)
-            if manifest.cluster_of(job).backend == "kubernetes"
-            else {}
-        )
+        try:
+            extra = manifest.cluster_of(job).job_extra(job)
+        except ValueError as error:
+            raise ManifestError(manifest.path, f"jobs[{number}] {job.name!r}: {error}") from None
         for task in tasks:
             definitions.append(JobDefinition(job.name, task, _spec(manifest, job, task, extra)))
     return definitions
-
-
-def _kubernetes_extra(manifest: Manifest, number: int, job: JobConfig) -> dict[str, Any]:
-    """What a Kubernetes Job is built from besides the task's arguments; the job template's content
-    is kept with the jobs, so a resubmission does not depend on the file."""
-    extra: dict[str, Any] = {"backoff_limit": job.backoff_limit}
-    if job.image:
-        extra["image"] = job.image
-    if job.command:
-        extra["command"] = list(job.command)
-    if job.job_template is not None:
-        try:
-            extra["job_template"] = load_job_template(job.job_template)
-        except ValueError as error:
-            raise ManifestError(
-                manifest.path, f"jobs[{number}] {job.name!r}: job_template: {error}"
-            ) from None
-    return extra
 
 
 def _spec(manifest: Manifest, job: JobConfig, task: int | None, extra: dict[str, Any]) -> JobSpec:

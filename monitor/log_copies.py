@@ -1,13 +1,10 @@
 """Copies of finished pods' logs, kept in the store while a monitor is online: Kubernetes deletes
 pods (ttlSecondsAfterFinished, node drains) and their logs with them. The last COPY_LINES lines of
 each finished attempt's log are read once, in one call per pod; the log view serves the copy when
-the pod is gone. Backends whose logs stay where they are (files) have no `read_tail` and are skipped.
+the pod is gone. Backends whose logs stay where they are (files) have no `tail_reader` and are skipped.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 from monitor.controller import Controller
 from monitor.errors import BackendUnavailable
@@ -17,29 +14,15 @@ PER_CYCLE = 50  # copies taken per supervisor cycle at most: a re-attach to many
 STREAM = "stdout"  # a container's log holds both streams
 
 
-@runtime_checkable
-class TailReader(Protocol):
-    async def read_tail(self, path: str, lines: int) -> bytes:
-        """The last `lines` lines; FileNotFoundError when nothing is left to read."""
-        ...
-
-
-@runtime_checkable
-class LogCopyStore(Protocol):
-    async def log_copies_due(
-        self, session: str, clusters: Sequence[str], limit: int
-    ) -> list[tuple[int, str, str]]: ...
-
-    async def save_log_copy(self, attempt_id: int, stream: str, data: bytes | None, now: float) -> None: ...
-
-
 async def save_log_copies(controller: Controller, warnings: list[str], limit: int = PER_CYCLE) -> int:
     """Copy the logs of attempts that finished since the last cycle; returns how many were saved.
     A pod already gone is recorded as such (and never asked about again); a cluster that does not
     answer is skipped until the next cycle, with a warning."""
     store = controller.store
-    readers = {name: b for name, b in controller.backends.items() if isinstance(b, TailReader)}
-    if not readers or not isinstance(store, LogCopyStore):
+    readers = {
+        name: reader for name, b in controller.backends.items() if (reader := b.tail_reader) is not None
+    }
+    if not readers:
         return 0
     unreachable: set[str] = set()
     saved = 0

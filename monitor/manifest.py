@@ -7,6 +7,7 @@ reported as one line naming the file and the field, before anything is submitted
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -14,11 +15,12 @@ import re
 import stat
 import tomllib
 import unicodedata
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as default_factory_field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -26,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from monitor.arrays import parse_array
 from monitor.chain_manifest import ChainError, Stage, expand_chains
 from monitor.errors import InputError
+from monitor.protocols import Backend
 from monitor.templates import placeholders
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -57,7 +60,7 @@ def _one_line(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _UNPRINTABLE else c for c in text)
 
 
-def _quote(value: str) -> str:
+def quoted(value: str) -> str:
     """A user's string for a one-line message: double-quoted, escaped, cut to 80 characters."""
     return json.dumps(value if len(value) <= 80 else value[:80] + "…", ensure_ascii=False)
 
@@ -126,63 +129,69 @@ class SessionConfig(_Strict):
     stalled_log: float = Field(1800.0, gt=0)  # seconds a running job's log may not grow before a warning
 
 
-def _host(value: str) -> str:
+def check_host(value: str) -> str:
+    """A host name for SSH: no option-like or blank text reaches the ssh client."""
     if not value or value.startswith("-") or any(c.isspace() or not c.isprintable() for c in value):
-        raise ValueError(f"not a host name: {_quote(value)}")
+        raise ValueError(f"not a host name: {quoted(value)}")
     return value
 
 
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value):
-        raise ValueError(f"not a Kubernetes namespace (lower case letters, digits and '-'): {_quote(value)}")
-    return value
+Host = Annotated[str, AfterValidator(check_host)]
+JobProblem = Callable[[tuple[Any, ...], str], Exception]
+"""Builds the error for a field of the job being checked (its location and what is wrong)."""
 
 
-class ClusterSection(_Strict):
-    """A [clusters.NAME] table as written."""
+class ClusterConfig(_Strict, ABC):
+    """A [clusters.NAME] table. Each backend extends this model with its own fields (an unknown or
+    foreign key is an error) and is chosen by its `backend` field; backends/registry.py lists them.
+    Once loaded, `name` is the table's key, `workdir` is absolute and the files named in LOCAL_FILES
+    are resolved against the manifest's folder."""
 
-    backend: Literal["slurm", "local", "kubernetes"]
-    host: Annotated[str, AfterValidator(_host)] | None = None  # SSH; else the scheduler runs here
-    port: int | None = Field(None, ge=1, le=65535)
-    user: str | None = None
-    identity_file: PathText | None = None
-    known_hosts: PathText | None = None
-    accept_new_host_key: bool = False
+    backend: str
+    name: str = ""  # the table's key, filled in when the manifest is loaded; never written in one
     workdir: PathText | None = None
-    max_parallel: int = Field(4, gt=0)  # local backend
-    context: str | None = None  # kubernetes
-    namespace: Annotated[str, AfterValidator(_dns_label)] | None = None
-    kubeconfig: PathText | None = None
-    ttl_seconds_after_finished: int | None = Field(None, ge=0)  # Jobs are deleted this long after they end
-    outputs_host: Annotated[str, AfterValidator(_host)] | None = None  # SSH host where outputs are checked
 
+    LOCAL_FILES: ClassVar[tuple[str, ...]] = ()  # fields naming files on this machine
+    UNUSED_JOB_FIELDS: ClassVar[Mapping[str, str]] = {}  # job field -> why a job here may not set it
 
-class ClusterConfig(ClusterSection):
-    """A cluster as the composition root builds a backend from it: named, workdir absolute, and the
-    local files (identity, known_hosts, kubeconfig) resolved against the manifest's folder."""
-
-    name: str
-    workdir: str
+    @property
+    def remote(self) -> bool:
+        """True when the cluster's paths are not this machine's: its workdir must be absolute."""
+        return False
 
     @property
     def paths_are_local(self) -> bool:
         """True when the cluster's paths are this machine's, so "~" means this user's home here."""
-        return self.host is None and self.backend != "kubernetes"
+        return not self.remote
+
+    def problem(self) -> tuple[str, str] | None:
+        """A mistake across this table's fields, as (field, message)."""
+        return None
+
+    def checked_job(self, job: JobConfig, folder: Path, problem: JobProblem) -> JobConfig:
+        """The job as this cluster runs it, once the fields it needs are there."""
+        if job.script is None:
+            raise problem(("script",), "field required")
+        return job
+
+    def job_extra(self, job: JobConfig) -> dict[str, Any]:
+        """What the backend builds the job from besides its arguments, stored with it (JobSpec.extra).
+        ValueError says what is wrong, starting with the field."""
+        return {}
+
+    @abstractmethod
+    def open_backend(self, local_state: Path, session: str | None) -> Backend:
+        """The backend that drives this cluster; `local_state` is where a backend may keep files of
+        its own, `session` narrows what it lists (connections open on the first command)."""
 
 
-_SSH_KEYS = ("host", "port", "user", "identity_file", "known_hosts", "accept_new_host_key")
-_BACKEND_KEYS = {
-    "slurm": frozenset(_SSH_KEYS),
-    "local": frozenset({"max_parallel"}),
-    "kubernetes": frozenset(
-        {"context", "namespace", "kubeconfig", "ttl_seconds_after_finished", "outputs_host", *_SSH_KEYS[1:]}
-    ),
-}
+ClusterKinds = tuple[type[ClusterConfig], ...]
+"""The cluster models a manifest may use, one per backend (backends/registry.py)."""
 
 
 def _sha256(value: str) -> str:
     if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        raise ValueError(f"expected 64 hexadecimal digits, got {_quote(value)}")
+        raise ValueError(f"expected 64 hexadecimal digits, got {quoted(value)}")
     return value.lower()
 
 
@@ -218,7 +227,7 @@ def _sbatch_options(value: Any) -> list[str]:
         options = []
         for key, setting in value.items():
             if not isinstance(key, str) or not _OPTION_NAME.fullmatch(key):
-                raise ValueError(f"bad option name {_quote(str(key))} (write long names without dashes)")
+                raise ValueError(f"bad option name {quoted(str(key))} (write long names without dashes)")
             if isinstance(setting, bool):
                 options.extend([f"--{key}"] if setting else [])
             elif isinstance(setting, str | int):
@@ -229,10 +238,10 @@ def _sbatch_options(value: Any) -> list[str]:
         options = _check_list(value, "option strings or a table", (str,))
     for option in options:
         if not option.startswith("-"):
-            raise ValueError(f'{_quote(option)} is not an option (options start with "-")')
+            raise ValueError(f'{quoted(option)} is not an option (options start with "-")')
         name = option[2:].split("=", 1)[0] if option.startswith("--") else option[1:2]
         if name in _RESERVED:
-            raise ValueError(f"{_quote(option)} conflicts with {_RESERVED[name]}")
+            raise ValueError(f"{quoted(option)} conflicts with {_RESERVED[name]}")
     return options
 
 
@@ -263,13 +272,13 @@ def _restart_reasons(value: Any) -> list[str]:
             reasons.append(_REASONS[reason.lower()])
         else:
             known = ", ".join(_REASONS.values())
-            raise ValueError(f"unknown reason {_quote(reason)} (expected exit:N or one of {known})")
+            raise ValueError(f"unknown reason {quoted(reason)} (expected exit:N or one of {known})")
     return reasons
 
 
 def _repeat_var(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise ValueError(f"expected a placeholder name (letters, digits, _), got {_quote(value)}")
+        raise ValueError(f"expected a placeholder name (letters, digits, _), got {quoted(value)}")
     if value in ("task", "name", "session", "attempt"):
         raise ValueError(f'"{value}" is already a placeholder of its own')
     return value
@@ -281,7 +290,7 @@ def _markers(value: Any) -> list[str]:
         try:
             re.compile(pattern)
         except re.error as error:
-            raise ValueError(f"item {position}: bad regular expression {_quote(pattern)}: {error}") from None
+            raise ValueError(f"item {position}: bad regular expression {quoted(pattern)}: {error}") from None
     return value
 
 
@@ -328,9 +337,12 @@ class JobConfig(_JobFields):
     name: Name
 
 
-class _Document(_Strict):
+C = TypeVar("C", bound=ClusterConfig)
+
+
+class _Document(_Strict, Generic[C]):
     session: SessionConfig
-    clusters: dict[str, ClusterSection] = {}
+    clusters: dict[str, C] = {}
     defaults: DefaultsConfig = DefaultsConfig()
     jobs: Annotated[list[JobConfig], _list_of("tables", dict)]
 
@@ -366,8 +378,15 @@ class Manifest:
         }
 
 
-def load_manifest(path: str | os.PathLike[str]) -> Manifest:
-    """Read and check a manifest; every problem is a ManifestError with a one-line message."""
+@functools.cache
+def _document(kinds: ClusterKinds) -> type[_Document[Any]]:
+    """The document's model with a cluster table that is one of `kinds`, by its `backend` field."""
+    return _Document[Annotated[Union[kinds], Field(discriminator="backend")]]  # type: ignore[misc,index]  # noqa: UP007
+
+
+def read_manifest(path: str | os.PathLike[str], kinds: ClusterKinds) -> Manifest:
+    """Read and check a manifest whose clusters are of `kinds`; every problem is a ManifestError
+    with a one-line message."""
     source = Path(path)
     parse = _PARSERS.get(source.suffix.lower())
     if parse is None:
@@ -379,11 +398,15 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         _check_unicode(document)
         if not isinstance(document, dict):
             raise _Problem((), f"the top-level document must be a table, got {_kind_of(document)}")
-        return _resolve(_Document.model_validate(document), source.resolve())
+        return _resolve(_document(kinds).model_validate(document), source.resolve(), kinds)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         loc = first["loc"][:-1] if first["type"] == "invalid_key" else first["loc"]  # the key is no place
-        raise ManifestError(path, _located(loc, _describe(first), document)) from None
+        if loc[:1] == ("clusters",) and len(loc) >= 2:
+            loc, message = _cluster_error(first, loc, kinds)
+        else:
+            message = _describe(first)
+        raise ManifestError(path, _located(loc, message, document)) from None
     except _Problem as problem:
         raise ManifestError(path, _located(problem.loc, problem.message, document)) from None
 
@@ -531,7 +554,7 @@ def _describe(error: Any) -> str:
         return f"expected {_EXPECTED[kind]}, got {_kind_of(value)}"
     if kind == "literal_error":
         choices = ", ".join(f'"{choice}"' for choice in re.findall(r"'([^']*)'", ctx.get("expected", "")))
-        shown = _quote(value) if isinstance(value, str) else _kind_of(value)
+        shown = quoted(value) if isinstance(value, str) else _kind_of(value)
         return f"expected one of {choices}, got {shown}"
     if kind in _BOUNDS:
         bound = ctx.get(_BOUNDS[kind])
@@ -557,21 +580,40 @@ def _located(loc: tuple[Any, ...], message: str, document: Any) -> str:
         except (KeyError, IndexError, TypeError):
             name = None
         if isinstance(name, str):
-            head += f" {_quote(name)}"
+            head += f" {quoted(name)}"
     path = ""
     for part in rest:
         if isinstance(part, int):
             path += f"[{part + 1}]"
         else:
-            path += ("." if path else "") + (part if _KEY.fullmatch(str(part)) else _quote(str(part)))
+            path += ("." if path else "") + (part if _KEY.fullmatch(str(part)) else quoted(str(part)))
     return ": ".join(piece for piece in (head, path, message) if piece)
 
 
-def _resolve(document: _Document, source: Path) -> Manifest:
+def _cluster_error(error: Any, loc: tuple[Any, ...], kinds: ClusterKinds) -> tuple[tuple[Any, ...], str]:
+    """Where and what a mistake in a cluster table is, in the manifest's terms: the `backend` field
+    that chooses the table's model is named, the model's own name (pydantic's tag) is not, and a
+    key that belongs to another backend is said to be that."""
+    if error["type"] == "union_tag_not_found":
+        return (*loc, "backend"), "field required"
+    if error["type"] == "union_tag_invalid":
+        choices = ", ".join(f'"{kind.model_fields["backend"].default}"' for kind in kinds)
+        tag = error["ctx"]["tag"]
+        return (*loc, "backend"), f"expected one of {choices}, got {quoted(tag)}"
+    tags = {kind.model_fields["backend"].default for kind in kinds}
+    if len(loc) >= 3 and loc[2] in tags:
+        tag, loc = loc[2], (*loc[:2], *loc[3:])
+        known = {key for kind in kinds for key in kind.model_fields}
+        if error["type"] == "extra_forbidden" and len(loc) == 3 and loc[2] in known:
+            return loc, f"not used by a {tag} cluster"
+    return loc, _describe(error)
+
+
+def _resolve(document: _Document[Any], source: Path, kinds: ClusterKinds) -> Manifest:
     """The checks that span sections, then the manifest with defaults applied and clusters resolved."""
     clusters = {
         name: _cluster(name, section, source.parent) for name, section in document.clusters.items()
-    } or {"local": ClusterConfig(name="local", backend="local", workdir=str(source.parent))}
+    } or {"local": _default_cluster(source.parent, kinds)}
     defaults = document.defaults
     if defaults.cluster is not None and defaults.cluster not in clusters:
         raise _Problem(("defaults", "cluster"), _unknown_cluster(defaults.cluster, clusters))
@@ -591,41 +633,39 @@ def _resolve(document: _Document, source: Path) -> Manifest:
     return Manifest(path=source, session=document.session, clusters=clusters, jobs=tuple(jobs), stages=stages)
 
 
-def _cluster(name: str, section: ClusterSection, folder: Path) -> ClusterConfig:
+def _default_cluster(folder: Path, kinds: ClusterKinds) -> ClusterConfig:
+    """A manifest without clusters runs its jobs as processes on this machine, in its folder."""
+    (local,) = (kind for kind in kinds if kind.model_fields["backend"].default == "local")
+    return local(backend="local", name="local", workdir=str(folder))
+
+
+def _cluster(name: str, section: ClusterConfig, folder: Path) -> ClusterConfig:
     loc = ("clusters", name)
     try:
         check_name(name)
     except ValueError as error:
         raise _Problem(loc, f"bad cluster name: {error}") from None
-    if foreign := sorted(section.model_fields_set - _BACKEND_KEYS[section.backend] - {"backend", "workdir"}):
-        raise _Problem((*loc, foreign[0]), f"not used by a {section.backend} cluster")
-    kubernetes = section.backend == "kubernetes"
-    ssh_host = section.outputs_host if kubernetes else section.host
-    if ssh_host is None and (needs_host := sorted(section.model_fields_set & set(_SSH_KEYS[1:]))):
-        what = (
-            '"outputs_host" (the SSH host where outputs are checked)'
-            if kubernetes
-            else '"host" (the SSH host the cluster is reached through)'
-        )
-        raise _Problem((*loc, needs_host[0]), f"needs {what}")
-    remote = section.host is not None or section.backend == "kubernetes"
+    if "name" in section.model_fields_set:  # the table's key names it
+        raise _Problem((*loc, "name"), "unknown key")
+    if found := section.problem():
+        raise _Problem((*loc, found[0]), found[1])
     workdir = section.workdir or str(folder)
-    if remote and not posixpath.isabs(workdir):
+    if section.remote and not posixpath.isabs(workdir):
         raise _Problem(
-            (*loc, "workdir"), f"must be an absolute path on a remote cluster, got {_quote(workdir)}"
+            (*loc, "workdir"), f"must be an absolute path on a remote cluster, got {quoted(workdir)}"
         )
-    if not remote:
+    if not section.remote:
         workdir = posixpath.normpath(posixpath.join(str(folder), os.path.expanduser(workdir)))
     local_files = {
         key: os.path.join(folder, os.path.expanduser(value))
-        for key in ("identity_file", "known_hosts", "kubeconfig")
+        for key in section.LOCAL_FILES
         if (value := getattr(section, key)) is not None
     }
-    return ClusterConfig(**{**section.model_dump(), **local_files, "name": name, "workdir": workdir})
+    return section.model_copy(update={**local_files, "name": name, "workdir": workdir})
 
 
 def _unknown_cluster(name: str, clusters: dict[str, ClusterConfig]) -> str:
-    return f"unknown cluster {_quote(name)} (declared: {', '.join(_quote(known) for known in clusters)})"
+    return f"unknown cluster {quoted(name)} (declared: {', '.join(quoted(known) for known in clusters)})"
 
 
 _PLACEHOLDERS = {"args": ("task", "name", "session"), "outputs": ("task", "name", "session", "attempt")}
@@ -645,20 +685,15 @@ def _job(
 
     if job.cluster is None:
         if len(clusters) != 1:
-            names = ", ".join(_quote(known) for known in clusters)
+            names = ", ".join(quoted(known) for known in clusters)
             raise problem(("cluster",), f"field required: the manifest declares several clusters ({names})")
         job = job.model_copy(update={"cluster": next(iter(clusters))})
     elif job.cluster not in clusters:
         raise problem(("cluster",), _unknown_cluster(job.cluster, clusters))
     cluster = clusters[job.cluster or ""]
-    if cluster.backend == "kubernetes":
-        if wrong := sorted(explicit & _NOT_KUBERNETES.keys()):
-            raise problem((wrong[0],), f"not used by a kubernetes cluster ({_NOT_KUBERNETES[wrong[0]]})")
-        job = _kubernetes_job(job, folder, problem)
-    elif wrong := sorted(explicit & set(_KUBERNETES_ONLY)):
-        raise problem((wrong[0],), "only used by a kubernetes cluster")
-    if job.script is None and cluster.backend != "kubernetes":
-        raise problem(("script",), "field required")
+    if wrong := sorted(explicit & cluster.UNUSED_JOB_FIELDS.keys()):
+        raise problem((wrong[0],), cluster.UNUSED_JOB_FIELDS[wrong[0]])
+    job = cluster.checked_job(job, folder, problem)
     paths = {("script",): job.script, ("log",): job.log, ("err",): job.err}
     paths.update({("outputs", k, "path"): output.path for k, output in enumerate(job.outputs)})
     for field, path in paths.items():
@@ -675,36 +710,6 @@ def _job(
     return job
 
 
-_KUBERNETES_ONLY = ("image", "command", "job_template", "backoff_limit")
-_NOT_KUBERNETES = {
-    "script": 'the container runs "command"',
-    "sbatch": "sbatch options are SLURM's",
-    "log": "the log is the pod's",
-    "err": "the pod's log holds both streams",
-}
-
-
-def _kubernetes_job(
-    job: JobConfig, folder: Path, problem: Callable[[tuple[Any, ...], str], _Problem]
-) -> JobConfig:
-    """The job template resolved against the manifest's folder and read; an image and a command
-    required, from the job or its template's first container."""
-    container: dict[str, Any] = {}
-    if job.job_template is not None:
-        path = os.path.join(folder, os.path.expanduser(job.job_template))
-        try:
-            containers = _dig(load_job_template(path), "spec", "template", "spec", "containers")
-        except ValueError as error:
-            raise problem(("job_template",), str(error)) from None
-        container = containers[0] if containers else {}
-        job = job.model_copy(update={"job_template": path})
-    if not job.image and not container.get("image"):
-        raise problem(("image",), "field required (or an image in the job_template's first container)")
-    if not job.command and not container.get("command"):
-        raise problem(("command",), "field required (or a command in the job_template's first container)")
-    return job
-
-
 def load_job_template(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A Kubernetes Job as YAML, for jobdeck to fill in (JSON-ready: it is stored with the jobs).
     ValueError says what is wrong with it."""
@@ -715,8 +720,8 @@ def load_job_template(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValueError(f"{os.fspath(path)}: expected a Job (a YAML mapping), got {_kind_of(document)}")
     if document.get("kind", "Job") != "Job":
-        raise ValueError(f'{os.fspath(path)}: kind is {_quote(str(document["kind"]))}, expected "Job"')
-    containers = _dig(document, "spec", "template", "spec", "containers")
+        raise ValueError(f'{os.fspath(path)}: kind is {quoted(str(document["kind"]))}, expected "Job"')
+    containers = dig(document, "spec", "template", "spec", "containers")
     if containers is not None and not (
         isinstance(containers, list) and all(isinstance(c, dict) for c in containers)
     ):
@@ -724,7 +729,7 @@ def load_job_template(path: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(json.dumps(document, default=str))
 
 
-def _dig(document: Any, *keys: str) -> Any:
+def dig(document: Any, *keys: str) -> Any:
     """document[k1][k2]... or None where a level is missing or not a table."""
     for key in keys:
         document = document.get(key) if isinstance(document, dict) else None

@@ -19,7 +19,25 @@ from monitor.model import (
     SubmitRequest,
     SubmitResult,
 )
+from monitor.state_map import Mapped
 from monitor.states import State
+
+
+class Requeuer(Protocol):
+    """An optional capability: put a job back in the queue under its own scheduler ID."""
+
+    async def requeue(self, job_id: str) -> None:
+        """Raises SchedulerRejected when the scheduler no longer holds the job."""
+        ...
+
+
+class TailReader(Protocol):
+    """An optional capability, for logs that do not outlive their job (a Kubernetes pod's): the
+    last lines of a log, so the store can keep a copy."""
+
+    async def read_tail(self, path: str, lines: int) -> bytes:
+        """The last `lines` lines; FileNotFoundError when nothing is left to read."""
+        ...
 
 
 class Backend(Protocol):
@@ -29,6 +47,22 @@ class Backend(Protocol):
 
     cluster: str
     kind: str  # "slurm", "local", "kubernetes"
+
+    @property
+    def requeuer(self) -> Requeuer | None:
+        """The backend itself when it can requeue (restart policies with `requeue` use it), else None."""
+        ...
+
+    @property
+    def tail_reader(self) -> TailReader | None:
+        """The backend itself when its logs go away with its jobs (monitor.log_copies keeps copies),
+        else None."""
+        ...
+
+    def map_state(self, word: str, reason: str | None = None) -> Mapped:
+        """The canonical state of one of this scheduler's words (see monitor.state_map): each
+        backend owns its vocabulary."""
+        ...
 
     def describe_submit(self, request: SubmitRequest) -> str:
         """The exact command (or object) a submit would send: the dry-run text."""
@@ -135,3 +169,13 @@ class SessionStorage(Protocol):
     ) -> Lease: ...
 
     async def release_lease(self, session: str, holder: str) -> None: ...
+
+    async def log_copies_due(
+        self, session: str, clusters: Sequence[str], limit: int
+    ) -> list[tuple[int, str, str]]:
+        """(attempt row id, cluster, log path) of finished attempts on `clusters` with no log copy yet."""
+        ...
+
+    async def save_log_copy(self, attempt_id: int, stream: str, data: bytes | None, now: float) -> None:
+        """Keep the copy (None: the log was already gone, so it is never asked for again)."""
+        ...

@@ -7,15 +7,13 @@ jobs answered in that poll.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.log_patterns import is_resolved, resolve_pattern
 from monitor.model import KEEP, AttemptPatch, Event, Job, JobUpdate, Observation, PollReport
-from monitor.state_map import Mapped
+from monitor.state_map import Mapped, Mapper
 from monitor.states import State
-
-Mapper = Callable[[str, str | None], Mapped]
 
 
 @dataclass(frozen=True, slots=True)

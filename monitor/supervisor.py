@@ -194,11 +194,11 @@ class Supervisor:
         c = self.controller
         job = due.job
         backend = c.backend(job.cluster)
-        requeue = getattr(backend, "requeue", None)
+        requeuer = backend.requeuer
         note = ""
-        if due.requeue and requeue is not None and job.job_id and job.id is not None:
+        if due.requeue and requeuer is not None and job.job_id and job.id is not None:
             try:
-                await requeue(job.job_id)
+                await requeuer.requeue(job.job_id)
             except SchedulerRejected as exc:
                 note = f" (requeue refused: {exc}; submitted anew)"  # the controller no longer holds it
             else:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from monitor.errors import InputError
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
+from monitor.manifest import ClusterKinds, read_manifest
 from monitor.protocols import SessionStorage
 from monitor.states import State
 
@@ -22,14 +22,17 @@ class TrackResult:
     never_submitted: int  # PENDING jobs after registering, new or old
 
 
-async def track(store: SessionStorage, session: str, now: float | None = None) -> TrackResult:
-    """Re-read the session's manifest file (so jobs added to it since are picked up)."""
+async def track(
+    store: SessionStorage, session: str, kinds: ClusterKinds, now: float | None = None
+) -> TrackResult:
+    """Re-read the session's manifest file (so jobs added to it since are picked up); its clusters
+    are of `kinds`."""
     path, _ = await store.session_manifest(session)
     if not path or not Path(path).exists():
         raise InputError(
             f"session {session!r}: its manifest {path or '(none)'} is gone; cannot track more jobs"
         )
-    manifest = load_manifest(path)
+    manifest = read_manifest(path, kinds)
     if manifest.session.name != session:
         raise InputError(f"{path}: now names session {manifest.session.name!r}, not {session!r}")
     now = time.time() if now is None else now

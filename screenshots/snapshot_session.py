@@ -26,10 +26,10 @@ from textual.widgets import Static
 
 from backends.local.backend import LocalBackend
 from backends.local.records import TaskRecord, process_start, record_path, write_record
+from backends.registry import load_manifest
 from monitor.controller import Controller, ControllerSettings, build_request
 from monitor.expand import expand_manifest
 from monitor.log_patterns import resolve_pattern
-from monitor.manifest import load_manifest
 from monitor.model import Job, SubmitResult
 from store.session_store import SessionStore
 from tui.app import JobdeckApp

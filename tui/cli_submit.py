@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
+from backends.registry import CLUSTER_KINDS, load_manifest
 from monitor.arrays import format_indices
 from monitor.chains import ready_stages
 from monitor.controller import Controller, SubmitOutcome
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.model import Job
 from monitor.states import State
 from monitor.track import track as track_manifest
@@ -30,7 +30,7 @@ from tui.cli_common import (
     with_db,
 )
 from tui.demo import demo_folder, write_demo
-from tui.wiring import check_clusters, close_controller, clusters_of, make_backend, open_controller
+from tui.wiring import close_controller, clusters_of, open_controller
 
 
 @click.command()
@@ -57,7 +57,6 @@ async def register_and_submit(
     """Load and check the manifest (nothing is written if it is bad), store the session and its
     jobs, and submit the jobs never submitted."""
     loaded = load_manifest(manifest)
-    check_clusters(loaded)
     definitions = expand_manifest(loaded)
     session = loaded.session.name
     if dry_run and not db_path(ctx).exists():
@@ -107,7 +106,7 @@ async def _dry_run_submit(
     every = [known.get((d.name, d.task)) or Job(session, d.name, d.task, d.spec.cluster, State.PENDING, d.spec)
              for d in definitions]  # fmt: skip
     todo = ready_stages(every)
-    backends = {n: make_backend(c, Path("/nonexistent")) for n, c in clusters_of(manifest).items()}
+    backends = {n: c.open_backend(Path("/nonexistent"), None) for n, c in clusters_of(manifest).items()}
     controller = Controller(store, session, backends)  # type: ignore[arg-type]
     return await controller.submit(todo, dry_run=True)
 
@@ -162,7 +161,7 @@ async def track(ctx: click.Context, session: str, submit_now: bool, as_json: boo
     """Monitor-all: register every job SESSION's manifest defines that is not tracked yet."""
     store = await open_store(ctx)
     try:
-        result = await track_manifest(store, session)
+        result = await track_manifest(store, session, CLUSTER_KINDS)
         outcomes: list[SubmitOutcome] = []
         if submit_now and result.never_submitted:
             controller = await open_controller(store, session)

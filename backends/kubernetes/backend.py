@@ -29,6 +29,7 @@ from backends.kubernetes.connection import Connection, ServiceAccount, Settings,
 from backends.kubernetes.job_spec import build_job
 from backends.kubernetes.naming import MANAGED_BY, SESSION, LogRef, label_value, parse_log_ref, task_id
 from backends.kubernetes.observe import SOURCE, Json, indexes, observe, tasks_of
+from backends.kubernetes.states import map_kubernetes
 from backends.runners.files import RemoteFiles
 from backends.runners.local import LocalRunner
 from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
@@ -46,6 +47,13 @@ class KubernetesBackend:
     """monitor.protocols.Backend for one namespace of one Kubernetes cluster."""
 
     kind = "kubernetes"
+    map_state = staticmethod(map_kubernetes)
+    requeuer = None
+
+    @property
+    def tail_reader(self) -> KubernetesBackend:
+        """Pods and their logs are deleted (ttlSecondsAfterFinished, drains): copies are kept."""
+        return self
 
     def __init__(
         self,

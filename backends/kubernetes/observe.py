@@ -5,7 +5,7 @@ A task's word is its Job's when the Job has ended (Complete, Failed with its rea
 decides first. Otherwise the phase of the task's newest pod says where it is (Pending, Running).
 The reason is the most specific word there is: the pod's (Evicted, DeadlineExceeded), its
 container's (OOMKilled, ImagePullBackOff, CrashLoopBackOff), else the Job's (BackoffLimitExceeded).
-monitor.state_map turns the words into states.
+backends.kubernetes.states turns the words into states.
 """
 
 from __future__ import annotations

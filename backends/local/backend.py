@@ -36,6 +36,7 @@ from backends.local.records import (
     write_atomic,
     write_record,
 )
+from backends.slurm.states import map_slurm
 from monitor.errors import BackendUnavailable, SchedulerRejected
 from monitor.log_patterns import resolve_pattern
 from monitor.model import (
@@ -72,6 +73,9 @@ class LocalBackend:
     """monitor.protocols.Backend for processes on this machine; state lives in `state_dir`."""
 
     kind = "local"
+    map_state = staticmethod(map_slurm)  # the shim records SLURM's words
+    requeuer = None
+    tail_reader = None  # logs are files that stay where the job wrote them
 
     def __init__(self, cluster: str, state_dir: str | Path, max_parallel: int = 4) -> None:
         if max_parallel < 1:

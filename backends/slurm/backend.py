@@ -30,6 +30,7 @@ from backends.slurm.parse import (
     parse_squeue,
 )
 from backends.slurm.squeue_reader import SqueueReader
+from backends.slurm.states import map_slurm
 from monitor.errors import BackendUnavailable, NotSent, SchedulerRejected
 from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
 
@@ -37,7 +38,15 @@ SCRIPT_HEADER_BYTES = 65536
 
 
 class SlurmBackend:
+    """monitor.protocols.Backend for one SLURM cluster; it can requeue (`scontrol requeue`)."""
+
     kind = "slurm"
+    map_state = staticmethod(map_slurm)
+    tail_reader = None  # logs are files that stay where the job wrote them
+
+    @property
+    def requeuer(self) -> SlurmBackend:
+        return self
 
     def __init__(
         self, cluster: str, runner: Runner, *, timeout: float = 30.0, submit_timeout: float = 60.0

@@ -15,9 +15,9 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
+from backends.registry import load_manifest
 from monitor.chains import ready_stages
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.model import Job
 from monitor.states import State
 from monitor.supervisor import Supervisor

@@ -12,8 +12,8 @@ from typing import Any
 from fault_daemons import SSH_HOST
 from fault_harness import Deck, shown
 
+from backends.registry import load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.model import SubmitResult
 from store.session_store import SessionStore
 

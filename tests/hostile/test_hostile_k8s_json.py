@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from backends.kubernetes.backend import KubernetesBackend
 from backends.kubernetes.connection import Settings
+from backends.kubernetes.states import map_kubernetes
 from monitor.errors import BackendUnavailable, SchedulerRejected
 from monitor.model import Observation, PollReport, SubmitRequest, TaskSpec
-from monitor.state_map import map_kubernetes
 
 sys.path.insert(0, str(TESTS / "k8s"))
 import k8s_support as k8s

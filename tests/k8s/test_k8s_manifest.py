@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from backends.registry import load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import ManifestError, load_manifest
+from monitor.manifest import ManifestError
 
 HEAD = '[session]\nname = "s"\n[clusters.k8s]\nbackend = "kubernetes"\nworkdir = "/data"\n'
 JOB = '[[jobs]]\nname = "train"\nimage = "busybox:1.36"\ncommand = ["python", "train.py"]\n'

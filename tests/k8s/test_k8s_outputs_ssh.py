@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from k8s_support import NAMESPACE, FakeApiServer
 
+from backends.registry import load_manifest
 from monitor.controller import Controller, ControllerSettings
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.states import State
 from store.session_store import SessionStore
-from tui.wiring import make_backend
 
 pytestmark = [pytest.mark.ssh, pytest.mark.cluster]  # the ssh_config fixture needs both
 
@@ -38,7 +37,7 @@ async def test_outputs_are_checked_over_ssh_on_the_outputs_host(
         'outputs = ["out-{task}.txt"]\n'
     )
     manifest = load_manifest(tmp_path / "m.toml")
-    backend = make_backend(manifest.clusters["k8s"], tmp_path / "state", "s")
+    backend = manifest.clusters["k8s"].open_backend(tmp_path / "state", "s")
     assert backend.files.runner.description.startswith("ssh ")  # type: ignore[attr-defined]
     store = await SessionStore.open(tmp_path / "db")
     try:

@@ -14,8 +14,8 @@ from k8s_support import NAMESPACE, FakeApiServer
 from rich.console import Console
 from textual.widgets import Static
 
+from backends.registry import load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.states import State
 from store.session_store import SessionStore
 from tui.app import JobdeckApp

@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backends.kubernetes.backend import KubernetesBackend
+from backends.kubernetes.states import DELETED_REASON, map_kubernetes
 from monitor.model import Attempt, Job, JobSpec, OutputCheck, PathStat
-from monitor.state_map import DELETED, DELETED_REASON, map_kubernetes, mapper_for, ran_to_completion
+from monitor.state_map import DELETED, ran_to_completion
 from monitor.states import State
 from monitor.validation import DELETED_UNJUDGED, ValidationSettings, judge, plan_checks
 
@@ -37,7 +39,7 @@ CASES = [
 
 @pytest.mark.parametrize(("word", "reason", "state", "kept"), CASES)
 def test_kubernetes_words(word: str, reason: str | None, state: State, kept: str | None) -> None:
-    mapped = mapper_for("kubernetes")(word, reason)
+    mapped = KubernetesBackend.map_state(word, reason)
     assert (mapped.state, mapped.reason) == (state, kept)
 
 

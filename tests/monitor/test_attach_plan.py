@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from backends.slurm.states import map_slurm
 from monitor.attach import found_by_name, searched_jobs, settle_intents, task_of
 from monitor.model import Attempt, Job, JobSpec, Observation, PollReport, Submission
-from monitor.state_map import map_slurm
 from monitor.states import State
 
 SPEC = JobSpec("c", "/s", "/w")

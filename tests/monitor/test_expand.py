@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from backends.registry import load_manifest
 from monitor.expand import JobDefinition, expand_manifest
-from monitor.manifest import load_manifest
 from monitor.model import JobSpec, OutputCheck, RestartPolicy
 from monitor.templates import expand
 

@@ -10,9 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backends.registry import load_manifest
 from monitor.errors import InputError
 from monitor.expand import expand_manifest
-from monitor.manifest import MAX_BYTES, ManifestError, load_manifest
+from monitor.manifest import MAX_BYTES, ManifestError
 
 EXAMPLES = Path(__file__).parent / "manifests"
 HEAD = '[session]\nname = "s"\n'

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from backends.registry import load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import Manifest, ManifestError, load_manifest
+from monitor.manifest import Manifest, ManifestError
 
 HEAD = '[session]\nname = "s"\n'
 

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backends.slurm.parse import parse_sacct, parse_squeue
+from backends.slurm.states import map_slurm
 from monitor.model import Attempt, Job, JobSpec, Observation, PollReport
 from monitor.reconcile import ReconcileSettings, reconcile
-from monitor.state_map import map_slurm
 from monitor.states import State
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slurm"

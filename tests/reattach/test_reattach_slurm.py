@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from backends.registry import load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from store.session_store import SessionStore
 
 pytestmark = pytest.mark.cluster

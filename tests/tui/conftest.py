@@ -19,8 +19,8 @@ import pytest
 from textual.widgets import Static
 
 from backends.local.backend import LocalBackend
+from backends.registry import CLUSTER_KINDS, load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.model import Job
 from monitor.states import State
 from monitor.track import track
@@ -140,7 +140,7 @@ class Live:
             manifest.write(f'\n[[jobs]]\nname = "{name}"\nscript = "job.sh"\nargs = {json.dumps(args)}\n')
         store = await SessionStore.open(self.db)
         try:
-            await track(store, self.session)
+            await track(store, self.session, CLUSTER_KINDS)
             controller = await open_controller(store, self.session)
             try:
                 await controller.submit([j for j in await store.jobs(self.session) if j.name == name])

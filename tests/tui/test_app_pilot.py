@@ -13,8 +13,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, ProgressBar
 
 from backends.local.backend import LocalBackend
+from backends.registry import load_manifest
 from monitor.expand import expand_manifest
-from monitor.manifest import load_manifest
 from monitor.model import SubmitResult
 from monitor.restart import restart
 from monitor.states import State

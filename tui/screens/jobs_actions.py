@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from textual import work
 
+from backends.registry import CLUSTER_KINDS
 from monitor.chains import ready_stages
 from monitor.controller import SubmitOutcome
 from monitor.errors import JobdeckError
@@ -217,7 +218,7 @@ class JobActions:
             return
 
         async def run() -> None:
-            result = await track(self.app.store, self.session)  # type: ignore[attr-defined]
+            result = await track(self.app.store, self.session, CLUSTER_KINDS)  # type: ignore[attr-defined]
             text = f"{result.added} new job(s) registered from {result.manifest}"
             if result.never_submitted:
                 text += f"; {result.never_submitted} never submitted: press s to submit them"

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.state_map import map_slurm, mapper_for
+from backends.local.backend import LocalBackend
+from backends.registry import stored_cluster
+from backends.slurm.states import map_slurm
 from monitor.states import State
 
 CASES = [
@@ -55,6 +57,6 @@ def test_any_text_maps_without_crashing(word: str, reason: str | None) -> None:
 
 
 def test_local_backend_speaks_slurm_words() -> None:
-    assert mapper_for("local")("COMPLETED", None).state is State.VALIDATING
-    with pytest.raises(ValueError, match="no state mapping"):
-        mapper_for("pbs")
+    assert LocalBackend.map_state("COMPLETED", None).state is State.VALIDATING
+    with pytest.raises(KeyError, match="pbs"):  # no backend registered: no cluster, no words
+        stored_cluster({"backend": "pbs", "name": "c"})
