@@ -12,9 +12,10 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import compress, count
 from operator import attrgetter
+from typing import NamedTuple
 
 from monitor.attach import found_by_name, searched_jobs
 from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
@@ -32,6 +33,7 @@ from monitor.model import (
     SubmitRequest,
     SubmitResult,
     TaskSpec,
+    apply_update,
 )
 from monitor.output_check import check_outputs
 from monitor.poll_memory import PollMemory
@@ -273,7 +275,9 @@ class Controller:
                 current = _after_all(jobs, updates)
         kinds = self._kinds.setdefault(cluster, PerJob(_kind, counted=True))
         validating = (
-            [job for job in current if job.state is State.VALIDATING] if _any(kinds, current, 0) else []
+            [job for job in current if job.state is State.VALIDATING]
+            if _any(kinds, current, _VALIDATING)
+            else []
         )
         if validating:
             try:
@@ -330,7 +334,7 @@ class Controller:
         now = self.clock()
         if now - self._logs_checked.get(cluster, 0.0) < self.settings.log_check_every:
             return []
-        if not _any(kinds, jobs, 1):
+        if not _any(kinds, jobs, _RUNNING_WITH_LOG):
             return []
         running = [j for j in jobs if j.state is State.RUNNING and j.current and j.current.log_path]
         self._logs_checked[cluster] = now
@@ -352,7 +356,7 @@ class Controller:
         warnings: list[str],
     ) -> list[JobUpdate]:
         """New marker lines of running (and just finished) jobs' logs, in one batched read."""
-        if not _any(kinds, after, 2):
+        if not _any(kinds, after, _MARKED):
             return []
         marked = [j.id for j in after if j.spec.markers and j.id is not None]
         stored = await self.store.log_offsets(marked, MARKER_STREAM)
@@ -470,36 +474,46 @@ def _cluster_of(job: Job) -> str:
     return job.cluster
 
 
-Kind = tuple[bool, bool, bool]
+class Kind(NamedTuple):
+    """What a poll's later steps look for in a job."""
+
+    validating: bool  # outputs to check
+    running_with_log: bool  # a log whose growth is watched
+    marked: bool  # log lines to scan for markers
 
 
 def _kind(job: Job) -> Kind:
-    """What a poll's later steps look for in a job: whether it is validating, running with a log,
-    and has markers."""
     attempt = job.current
     running = job.state is State.RUNNING and attempt is not None and bool(attempt.log_path)
-    return job.state is State.VALIDATING, running, bool(job.spec.markers) and job.id is not None
+    return Kind(job.state is State.VALIDATING, running, bool(job.spec.markers) and job.id is not None)
 
 
-def _any(kinds: PerJob[Kind], jobs: list[Job], which: int) -> bool:
-    """Whether any of `jobs` is of that kind (see _kind), without a pass over them."""
+_VALIDATING = attrgetter("validating")
+_RUNNING_WITH_LOG = attrgetter("running_with_log")
+_MARKED = attrgetter("marked")
+
+
+def _any(kinds: PerJob[Kind], jobs: list[Job], which: Callable[[Kind], bool]) -> bool:
+    """Whether any of `jobs` is of that kind (`which` reads one field of a Kind), without a pass
+    over them: `kinds` counts the kinds and derives them only for jobs that changed."""
     kinds.update(jobs)
-    return any(kind[which] for kind in kinds.counts or ())
+    return any(map(which, kinds.counts or ()))
 
 
 def _after_all(jobs: list[Job], updates: Sequence[JobUpdate]) -> list[Job]:
-    """Every job as it will read once `updates` apply, in order (the others found in C); `jobs`
-    itself when there are none (a poll's lists of jobs are never changed)."""
+    """Every job as it will read once `updates` apply, in order; `jobs` itself when there are none
+    (a poll's lists of jobs are never changed)."""
     if not updates:
         return jobs
     result = list(jobs)
     by_id: dict[int | None, list[JobUpdate]] = defaultdict(list)
     for update in updates:
         by_id[update.job_db_id].append(update)
+    # the places of the jobs that some update names, found without a Python-level loop over all jobs
     for i in compress(count(), map(by_id.__contains__, map(_ID, result))):
         job = result[i]
         for update in by_id[job.id]:
-            job = _applied(job, update)
+            job = apply_update(job, update)
         result[i] = job
     return result
 
@@ -512,17 +526,3 @@ def _ended(jobs: Sequence[Job], updates: Sequence[JobUpdate]) -> set[int]:
     ids = {u.job_db_id for u in ending}
     before = {j.id: j.state for j in jobs if j.id in ids}
     return {u.job_db_id for u in ending if before.get(u.job_db_id) != u.state}
-
-
-def _applied(job: Job, update: JobUpdate) -> Job:
-    """An in-memory copy of `job` with `update` applied (the store applies the same)."""
-    attempts = list(job.attempts)
-    if update.new_attempt is not None:
-        attempts.append(replace(update.new_attempt, number=len(attempts) + 1))
-    if update.attempt is not None and attempts:
-        attempts[-1] = replace(attempts[-1], **update.attempt.changes())
-    missing = None if update.clear_missing else (update.missing_since or job.missing_since)
-    return replace(
-        job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts,
-        missing_since=missing,
-    )  # fmt: skip

@@ -5,7 +5,7 @@ Times are epoch seconds (float, UTC) everywhere; only views format them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from monitor.states import State
@@ -160,9 +160,10 @@ class LogOffset:
     identity: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
-    """One submission of a logical job, with its own scheduler ID and fate."""
+    """One submission of a logical job, with its own scheduler ID and fate. Frozen, as Job: caches
+    keep the objects they were handed (see Job)."""
 
     number: int  # 1-based
     job_id: str | None
@@ -183,9 +184,12 @@ class Attempt:
     id: int | None = None  # store row id
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Job:
-    """A logical job or array task and its attempts, oldest first."""
+    """A logical job or array task and its attempts, oldest first. Frozen: the store's job cache,
+    the poll's memories and the TUI's row cache keep the objects they were handed and tell a
+    changed job by its being another object; a change is a new Job (dataclasses.replace,
+    apply_update)."""
 
     session: str
     name: str
@@ -195,7 +199,7 @@ class Job:
     spec: JobSpec
     reason: str | None = None
     exit_code: int | None = None
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: tuple[Attempt, ...] = ()
     updated_at: float = 0.0
     missing_since: float | None = None  # first poll at which no source knew the current attempt
     outputs_verified: int | None = None
@@ -264,6 +268,25 @@ class AttemptPatch:
     def changes(self) -> dict[str, object]:
         """The fields this patch sets (to a value or to None)."""
         return {name: value for name in self.__slots__ if (value := getattr(self, name)) is not KEEP}
+
+
+def apply_update(job: Job, update: JobUpdate, updated_at: float | None = None) -> Job:
+    """`job` as it reads once `update` is stored (with `updated_at`, the time it is stored at): what
+    a poll's later steps see before the store has it, and what the store keeps without reading the
+    job back (store.written)."""
+    attempts = job.attempts
+    if update.new_attempt is not None:
+        attempts = (*attempts, replace(update.new_attempt, number=len(attempts) + 1))
+    if update.attempt is not None and attempts:
+        attempts = (*attempts[:-1], replace(attempts[-1], **update.attempt.changes()))
+    if update.clear_missing:
+        missing = None
+    else:
+        missing = job.missing_since if update.missing_since is None else update.missing_since
+    return replace(
+        job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts,
+        missing_since=missing, updated_at=job.updated_at if updated_at is None else updated_at,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import aiosqlite
 
 from monitor.errors import ChangedMeanwhile, InputError
 from monitor.model import (
+    Attempt,
     Event,
     Job,
     JobKey,
@@ -200,16 +201,17 @@ class SessionStore:
         known = known or {}
         unknown = [r for r in rows if r[0] not in known]
         decoded = dict(zip([r[0] for r in unknown], specs_from_json([r[8] for r in unknown]), strict=True))
-        by_id = {r[0]: _job_from_row(r, known[r[0]].spec if r[0] in known else decoded[r[0]]) for r in rows}
+        attempts: dict[int, list[Attempt]] = defaultdict(list)
         for row in await self._rows(
             f"SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.job_id IN (SELECT j.id {clause}) "
             "ORDER BY a.job_id, a.number",
             params,
         ):
-            job = by_id.get(row[1])
-            if job is not None:  # a job added between the two reads comes with the next one
-                job.attempts.append(attempt_from_row(row))
-        return list(by_id.values())
+            attempts[row[1]].append(attempt_from_row(row))
+        return [  # a job added between the two reads comes with the next one, its attempts too
+            _job_from_row(r, known[r[0]].spec if r[0] in known else decoded[r[0]], attempts.get(r[0], ()))
+            for r in rows
+        ]
 
     async def jobs_by_scheduler_id(self, scheduler_id: str) -> list[Job]:
         """Jobs whose attempt (any, not only the current) carried this scheduler ID; a plain
@@ -545,7 +547,7 @@ class SessionStore:
         return (bytes(rows[0][0]), rows[0][1]) if rows else None
 
 
-def _job_from_row(r: Any, spec: JobSpec) -> Job:
+def _job_from_row(r: Any, spec: JobSpec, attempts: Iterable[Attempt]) -> Job:
     return Job(
         id=r[0],
         session=r[1],
@@ -556,6 +558,7 @@ def _job_from_row(r: Any, spec: JobSpec) -> Job:
         reason=r[6],
         exit_code=r[7],
         spec=spec,
+        attempts=tuple(attempts),
         missing_since=r[9],
         outputs_verified=r[10],
         outputs_expected=r[11],

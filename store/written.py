@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from monitor.model import Job, JobUpdate
+from monitor.model import AttemptPatch, Job, JobUpdate, apply_update
 
 _REAL = frozenset({"submit_time", "start_time", "end_time", "log_grew_at"})
 _INTEGER = frozenset({"exit_code", "requeues", "log_size"})
@@ -18,19 +18,21 @@ def stored_as(job: Job, updates: Sequence[JobUpdate], now: float) -> Job | None:
     for update in updates:
         if update.new_attempt is not None or update.outputs is not None:
             return None
-        attempts = job.attempts
-        if update.attempt is not None and attempts:
-            changes = {name: _as_stored(name, value) for name, value in update.attempt.changes().items()}
-            attempts = [*attempts[:-1], replace(attempts[-1], **changes)]
-        if update.clear_missing:
-            missing = None
-        else:
-            missing = _real(update.missing_since) if update.missing_since is not None else job.missing_since
-        job = replace(
-            job, state=update.state, reason=update.reason, exit_code=_integer(update.exit_code),
-            updated_at=_real(now), missing_since=missing, attempts=list(attempts),
-        )  # fmt: skip
+        job = apply_update(job, _stored_update(update), _real(now))
     return job
+
+
+def _stored_update(update: JobUpdate) -> JobUpdate:
+    """`update` with the values SQLite will give back for it."""
+    attempt = update.attempt
+    if attempt is not None:
+        attempt = AttemptPatch(**{name: _as_stored(name, value) for name, value in attempt.changes().items()})
+    return replace(
+        update,
+        exit_code=_integer(update.exit_code),
+        missing_since=_real(update.missing_since),
+        attempt=attempt,
+    )
 
 
 def _as_stored(name: str, value: object) -> object:

@@ -42,7 +42,7 @@ def job(
 ) -> Job:
     spec = JobSpec("here", "/bin/true", str(log.parent), markers=markers)
     attempt = Attempt(1, "7", state, log_path=str(log), id=10 * job_id)
-    return Job("s", f"j{job_id}", None, "here", state, spec, attempts=[attempt], id=job_id)
+    return Job("s", f"j{job_id}", None, "here", state, spec, attempts=(attempt,), id=job_id)
 
 
 def messages(updates: list[JobUpdate]) -> list[str]:
@@ -99,7 +99,7 @@ def test_which_jobs_are_scanned(tmp_path: Path) -> None:
     unmarked = job(log, markers=(), job_id=3)
     ended_before, ended_after = job(log, State.RUNNING, job_id=4), job(log, State.FAILED, job_id=4)
     long_done = job(log, State.FAILED, job_id=5)
-    no_log = replace(job(log, job_id=6), attempts=[Attempt(1, None, State.RUNNING)])
+    no_log = replace(job(log, job_id=6), attempts=(Attempt(1, None, State.RUNNING),))
     before = [running, queued, unmarked, ended_before, long_done, no_log]
     after = [running, queued, unmarked, ended_after, long_done, no_log]
 

@@ -72,7 +72,7 @@ async def test_open_intent_found_by_tag_is_recorded_not_resubmitted(world) -> No
     assert verdicts == {"a": True, "b": False}
     a, b = await store.jobs("s")
     assert a.job_id is not None and len(a.attempts) == 1
-    assert (b.state, b.reason, b.attempts) == (State.PENDING, "not submitted", [])
+    assert (b.state, b.reason, b.attempts) == (State.PENDING, "not submitted", ())
     records = list((tmp / "local-jobs" / "records").glob("*.json"))
     assert len(records) == 1  # nothing was submitted a second time
 

@@ -63,7 +63,7 @@ def test_words_that_mean_ran_to_completion() -> None:
 def deleted_job(outputs: tuple[str, ...]) -> Job:
     spec = JobSpec("k8s", "", "/w", outputs=tuple(OutputCheck(o) for o in outputs))
     attempt = Attempt(1, "train-0a1b2c", State.VALIDATING, raw_state=DELETED, reason=DELETED_REASON)
-    return Job("s", "train", None, "k8s", State.VALIDATING, spec, DELETED_REASON, attempts=[attempt], id=1)
+    return Job("s", "train", None, "k8s", State.VALIDATING, spec, DELETED_REASON, attempts=(attempt,), id=1)
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from backends.slurm.states import map_slurm
 from monitor.attach import found_by_name, searched_jobs, settle_intents, task_of
 from monitor.model import Attempt, Job, JobSpec, Observation, PollReport, Submission
@@ -40,7 +42,7 @@ def test_intent_never_judged_missing_when_accounting_did_not_answer() -> None:
 
 def _job(state: State, job_id: str, submitted: float, task: int | None = None, db_id: int = 1) -> Job:
     attempt = Attempt(number=1, job_id=job_id, state=state, submit_time=submitted)
-    return Job("s", "train", task, "c", state, SPEC, attempts=[attempt], id=db_id)
+    return Job("s", "train", task, "c", state, SPEC, attempts=(attempt,), id=db_id)
 
 
 def test_cancelled_job_resubmitted_by_hand_becomes_a_new_attempt() -> None:
@@ -76,8 +78,7 @@ def test_array_task_found_by_name_and_index() -> None:
 
 def test_only_settled_or_missing_jobs_are_searched() -> None:
     running = _job(State.RUNNING, "1", 1.0)
-    missing = _job(State.RUNNING, "2", 1.0, db_id=2)
-    missing.missing_since = 5.0
+    missing = replace(_job(State.RUNNING, "2", 1.0, db_id=2), missing_since=5.0)
     failed = _job(State.FAILED, "3", 1.0, db_id=3)
     assert [j.id for j in searched_jobs([running, missing, failed])] == [2, 3]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from monitor.chains import gate_updates, ready_stages, stage_label
 from monitor.model import Job, JobSpec
 from monitor.states import State
@@ -20,16 +22,16 @@ def test_a_stage_waits_until_every_upstream_succeeded() -> None:
         _job("solo", State.PENDING),
     ]
     assert [j.name for j in ready_stages(jobs)] == ["solo"]
-    jobs[0].state = State.SUCCEEDED
+    jobs[0] = replace(jobs[0], state=State.SUCCEEDED)
     assert [j.name for j in ready_stages(jobs)] == ["train", "solo"]
 
 
 def test_an_array_upstream_counts_as_a_whole() -> None:
     sweep = [_job("sweep", State.SUCCEEDED, task=t) for t in range(3)]
-    sweep[1].state = State.RUNNING
+    sweep[1] = replace(sweep[1], state=State.RUNNING)
     evaluate = _job("evaluate", State.PENDING, after=("sweep",))
     assert ready_stages([*sweep, evaluate]) == []
-    sweep[1].state = State.SUCCEEDED
+    sweep[1] = replace(sweep[1], state=State.SUCCEEDED)
     assert ready_stages([*sweep, evaluate]) == [evaluate]
 
 
@@ -39,9 +41,9 @@ def test_partial_or_failed_upstream_holds_and_says_so_once() -> None:
     (held,) = gate_updates([prep, train], now=5.0)
     assert held.reason is not None and held.reason.startswith("held: prep PARTIAL")
     assert [e.kind for e in held.events] == ["held"]
-    train.reason = held.reason
+    train = replace(train, reason=held.reason)
     assert gate_updates([prep, train], now=6.0) == []  # nothing new to say
-    prep.state = State.SUCCEEDED
+    prep = replace(prep, state=State.SUCCEEDED)
     assert ready_stages([prep, train]) == [train]  # released once the upstream succeeded
 
 

@@ -51,9 +51,9 @@ def test_exit_code_policy_and_requeue_preference() -> None:
 def test_health_warnings() -> None:
     settings = HealthSettings(stuck_queued=3600, stalled_log=600)
     queued = Job("s", "q", None, "c", State.QUEUED, JobSpec("c", "/s", "/w"),
-                 attempts=[Attempt(number=1, job_id="1", state=State.QUEUED, submit_time=0.0)], id=1)  # fmt: skip
+                 attempts=(Attempt(number=1, job_id="1", state=State.QUEUED, submit_time=0.0),), id=1)  # fmt: skip
     running = Job("s", "r", None, "c", State.RUNNING, JobSpec("c", "/s", "/w"),
-                  attempts=[Attempt(number=1, job_id="2", state=State.RUNNING, start_time=0.0, log_grew_at=100.0)],
+                  attempts=(Attempt(number=1, job_id="2", state=State.RUNNING, start_time=0.0, log_grew_at=100.0),),
                   id=2, missing_since=50.0)  # fmt: skip
     kinds = sorted(w.kind for w in health_warnings([queued, running], 4000.0, settings))
     assert kinds == ["missing", "stalled", "stuck"]
@@ -71,7 +71,7 @@ def _viewed(n: int, view: tuple) -> Job:
     state, missing, submitted, started, grew = view
     attempt = Attempt(number=1, job_id=str(n), state=state, submit_time=submitted, start_time=started,
                       log_grew_at=grew)  # fmt: skip
-    return Job("s", str(n), None, "c", state, JobSpec("c", "/s", "/w"), attempts=[attempt], id=n,
+    return Job("s", str(n), None, "c", state, JobSpec("c", "/s", "/w"), attempts=(attempt,), id=n,
                missing_since=missing)  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def test_the_health_check_over_successive_polls_warns_as_a_fresh_one(polls: list
 
 def test_log_growth_records_size_and_when_it_grew() -> None:
     job = Job("s", "r", None, "c", State.RUNNING, JobSpec("c", "/s", "/w"),
-              attempts=[Attempt(number=1, job_id="2", state=State.RUNNING, log_path="/l", log_size=10, log_grew_at=5.0)],
+              attempts=(Attempt(number=1, job_id="2", state=State.RUNNING, log_path="/l", log_size=10, log_grew_at=5.0),),
               id=2)  # fmt: skip
     assert log_growth_updates([job], {"/l": PathStat(10, 0)}, 50.0) == []
     (grew,) = log_growth_updates([job], {"/l": PathStat(20, 0)}, 50.0)

@@ -23,7 +23,7 @@ def _job(job_id: int, version: int, state: State) -> Job:
     attempt = Attempt(
         1, f"7_{job_id}" if state is not State.SUBMITTING else None, state, submit_time=10.0 + job_id
     )
-    return Job("s", "j", job_id, "lab", state, SPEC, attempts=[attempt], id=job_id, updated_at=version)
+    return Job("s", "j", job_id, "lab", state, SPEC, attempts=(attempt,), id=job_id, updated_at=version)
 
 
 # one poll: for each of 6 jobs, whether it is watched, stored anew (in which state), observed anew,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -26,7 +27,7 @@ def _job(job_id: str, state: State = State.QUEUED, db_id: int = 1, **attempt: ob
     task = int(job_id.split("_")[1]) if "_" in job_id else None
     spec = JobSpec("lab", "/w/s.sh", "/w")
     first = Attempt(number=1, job_id=job_id, state=state, **attempt)  # type: ignore[arg-type]
-    return Job("s", f"job{db_id}", task, "lab", state, spec, attempts=[first], id=db_id)
+    return Job("s", f"job{db_id}", task, "lab", state, spec, attempts=(first,), id=db_id)
 
 
 def _report(*stems: str, finished_source: bool = True) -> PollReport:
@@ -89,7 +90,7 @@ def test_unchanged_jobs_produce_no_update() -> None:
     job = _job(
         IDS["held"], State.QUEUED, 1, raw_state=obs.raw_state, reason=obs.reason, submit_time=obs.submit_time
     )
-    job.reason = obs.reason
+    job = replace(job, reason=obs.reason)
     assert reconcile([job], PollReport({obs.job_id: obs}), 1.0, map_slurm, GRACE) == []
 
 
@@ -97,7 +98,7 @@ def test_absent_job_is_marked_missing_then_lost_only_after_grace() -> None:
     job = _job("999", State.RUNNING)
     (first,) = reconcile([job], PollReport({}), 100.0, map_slurm, GRACE)
     assert first.state is State.RUNNING and first.missing_since == 100.0 and not first.events
-    job.missing_since = 100.0
+    job = replace(job, missing_since=100.0)
     assert reconcile([job], PollReport({}), 699.0, map_slurm, GRACE) == []
     (lost,) = reconcile([job], PollReport({}, ("squeue", "sacct")), 701.0, map_slurm, GRACE)
     assert lost.state is State.LOST and "not restarted" in lost.events[0].message
@@ -105,13 +106,13 @@ def test_absent_job_is_marked_missing_then_lost_only_after_grace() -> None:
 
 def test_no_finished_source_means_never_lost() -> None:
     job = _job("999", State.RUNNING)
-    job.missing_since = 0.0
+    job = replace(job, missing_since=0.0)
     assert reconcile([job], PollReport({}, finished_source=False), 1e9, map_slurm, GRACE) == []
 
 
 def test_job_seen_again_clears_missing() -> None:
     job = _job(IDS["held"], State.QUEUED)
-    job.missing_since = 5.0
+    job = replace(job, missing_since=5.0)
     (update,) = reconcile([job], _report("squeue_2"), 10.0, map_slurm, GRACE)
     assert update.clear_missing
 
@@ -152,10 +153,9 @@ def test_reconcile_is_total_and_safe(
     observations: list[Observation], states: list[State], missing: float | None, finished_source: bool
 ) -> None:
     jobs = [
-        _job(i, s, n) for n, (i, s) in enumerate(zip(["1", "2", "3_0", "3_1", "4"], states, strict=True), 1)
+        replace(_job(i, s, n), missing_since=missing)
+        for n, (i, s) in enumerate(zip(["1", "2", "3_0", "3_1", "4"], states, strict=True), 1)
     ]
-    for job in jobs:
-        job.missing_since = missing
     report = PollReport({o.job_id: o for o in observations}, ("squeue",), finished_source)
     updates = reconcile(jobs, report, 2e6, map_slurm, GRACE)
     polled = {j.id for j in jobs if j.state in (State.QUEUED, State.RUNNING)}
@@ -174,8 +174,7 @@ def test_running_job_back_in_the_queue_is_a_requeue_even_without_a_count() -> No
     (update,) = reconcile([job], PollReport({"77": obs}), 1.0, map_slurm, GRACE)
     assert update.state is State.QUEUED and update.attempt is not None and update.attempt.requeues == 1
     assert [e.kind for e in update.events] == ["requeue", "state"]
-    job.attempts[0].requeues = 1
-    job.state = State.QUEUED
+    job = replace(job, state=State.QUEUED, attempts=(replace(job.attempts[0], requeues=1),))
     later = Observation("77", "PENDING", reason="BeginTime", requeues=1, source="sacct")
     updates = reconcile([job], PollReport({"77": later}), 2.0, map_slurm, GRACE)
     assert all("requeue" not in [e.kind for e in u.events] for u in updates)  # counted once

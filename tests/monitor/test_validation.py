@@ -12,7 +12,7 @@ SETTINGS = ValidationSettings(grace=30.0)
 def _job(outputs: tuple[OutputCheck, ...], state: State = State.VALIDATING, raw: str = "COMPLETED") -> Job:
     attempt = Attempt(number=2, job_id="7", state=state, raw_state=raw, end_time=1000.0)
     spec = JobSpec("c", "/s", "/w", outputs=outputs)
-    return Job("s", "j", None, "c", state, spec, attempts=[attempt], updated_at=1000.0, id=1)
+    return Job("s", "j", None, "c", state, spec, attempts=(attempt,), updated_at=1000.0, id=1)
 
 
 OUTS = (OutputCheck("/o/a-{attempt}"), OutputCheck("/o/b"), OutputCheck("/o/c"))

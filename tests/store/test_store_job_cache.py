@@ -104,7 +104,7 @@ async def test_submissions_and_new_jobs_are_seen_at_the_next_read(tmp_path: Path
         (job,) = await store.jobs("s")
         await store.add_jobs(sid, [("late", None, _spec(9))], 5.0)
         late = (await store.jobs("s"))[1]
-        assert (late.name, late.state, late.attempts) == ("late", State.PENDING, [])
+        assert (late.name, late.state, late.attempts) == ("late", State.PENDING, ())
         sub = await store.record_intent(sid, "late", "submit", "t-late", "lab", [late], "sbatch", 6.0)
         assert (await store.jobs("s"))[1].state is State.SUBMITTING
         await store.reject_submission(sub, "refused", 7.0)

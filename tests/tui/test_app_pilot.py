@@ -421,7 +421,7 @@ async def test_m_registers_jobs_added_to_the_manifest(live, make_app) -> None:
         await app.until(lambda: app.row("extra"), "the new job's row")
         assert state_of(app, "extra") == "PENDING"
         assert app.notes_with(f"1 new job(s) registered from {live.manifest}; 2 never submitted")
-    assert (await live.jobs())["extra"].attempts == []
+    assert (await live.jobs())["extra"].attempts == ()
 
 
 # -- help, palette, command line, quit --------------------------------------------------------------

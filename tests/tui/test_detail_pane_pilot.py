@@ -19,7 +19,7 @@ SPEC = JobSpec("c1", "/run.sh", "/work")
 
 
 def job(name: str, state: State = State.RUNNING, task: int | None = None) -> Job:
-    return Job("s", name, task, "c1", state, SPEC, attempts=[Attempt(1, "41", state, start_time=10.0)])
+    return Job("s", name, task, "c1", state, SPEC, attempts=(Attempt(1, "41", state, start_time=10.0),))
 
 
 class Host(App[None]):

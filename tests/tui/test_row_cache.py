@@ -20,7 +20,7 @@ SPEC = JobSpec("c1", "/run.sh", "/work")
 def job(name: str, state: State = State.RUNNING, task: int | None = None, started: float | None = T0) -> Job:
     ended = None if state in (State.RUNNING, State.QUEUED) or started is None else started + 90
     attempt = Attempt(1, f"{name}-1", state, start_time=started, end_time=ended)
-    return Job("s", name, task, "c1", state, SPEC, attempts=[attempt])
+    return Job("s", name, task, "c1", state, SPEC, attempts=(attempt,))
 
 
 def cells(cache: RowCache, jobs: list[Job], now: float, **view: object) -> dict[str, tuple[str, ...]]:
