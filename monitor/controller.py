@@ -74,6 +74,7 @@ class PollOutcome:
 class SubmitOutcome:
     """One scheduler call made (or, for a dry run, described) for a group of jobs."""
 
+    session: str
     job_name: str
     cluster: str
     tasks: tuple[int | None, ...]
@@ -159,7 +160,7 @@ class Controller:
         command = backend.describe_submit(request)
         tasks = tuple(j.task for j in group)
         if dry_run:
-            return SubmitOutcome(first.name, first.cluster, tasks, command, dry_run=True)
+            return SubmitOutcome(self.session, first.name, first.cluster, tasks, command, dry_run=True)
         session_id = await self.store.session_id(self.session)
         submission_id = await self.store.record_intent(
             session_id, first.name, kind, tag, first.cluster, group, command, self.clock(), parent_id
@@ -169,17 +170,20 @@ class Controller:
         except (SchedulerRejected, NotSent) as exc:
             verb = "not sent" if isinstance(exc, NotSent) else "scheduler refused"
             await self.store.reject_submission(submission_id, f"{verb}: {exc}", self.clock())
-            return SubmitOutcome(first.name, first.cluster, tasks, command, submission_id, error=str(exc))
+            return SubmitOutcome(
+                self.session, first.name, first.cluster, tasks, command, submission_id, error=str(exc)
+            )
         except BackendUnavailable as exc:
             # The outcome is unknown: the intent stays open and is settled by its tag on attach.
             return SubmitOutcome(
-                first.name, first.cluster, tasks, command, submission_id,
+                self.session, first.name, first.cluster, tasks, command, submission_id,
                 error=f"{exc} (the submission may or may not have reached the scheduler; "
                       f"it is settled by its tag {tag} on the next attach)",
             )  # fmt: skip
         attempts = [(job, *log_paths(request, result, job)) for job in group]
         await self.store.confirm_submission(submission_id, result, attempts, self.clock())
         return SubmitOutcome(
+            self.session,
             first.name,
             first.cluster,
             tasks,

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from backends.registry import CLUSTER_KINDS, load_manifest
-from monitor.arrays import format_indices
 from monitor.chains import ready_stages
 from monitor.controller import Controller, SubmitOutcome
 from monitor.expand import expand_manifest
@@ -30,6 +29,7 @@ from tui.cli_common import (
     with_db,
 )
 from tui.demo import demo_folder, write_demo
+from tui.submit_report import submission_dict, submission_line
 from tui.wiring import close_controller, clusters_of, open_controller
 
 
@@ -113,37 +113,12 @@ async def _dry_run_submit(
 
 def _print_outcomes(outcomes: Sequence[SubmitOutcome], session: str, as_json: bool) -> None:
     if as_json:
-        emit_json(
-            [
-                {
-                    "session": session,
-                    "name": o.job_name,
-                    "cluster": o.cluster,
-                    "tasks": list(o.tasks),
-                    "job_id": o.scheduler_id,
-                    "task_ids": {("" if k is None else str(k)): v for k, v in o.task_ids.items()},
-                    "command": o.command,
-                    "dry_run": o.dry_run,
-                    "error": o.error,
-                }
-                for o in outcomes
-            ]
-        )
+        emit_json([submission_dict(o) for o in outcomes])
         return
     if not outcomes:
         click.echo(f"{session}: nothing to submit (every job was submitted before)")
     for o in outcomes:
-        label = f"{session}/{o.job_name}" + (f" (tasks {_tasks_text(o.tasks)})" if o.tasks != (None,) else "")
-        if o.dry_run:
-            click.echo(f"would submit {label} on {o.cluster}:\n{o.command}\n")
-        elif o.ok:
-            click.echo(f"submitted {label} on {o.cluster}: job {o.scheduler_id}")
-        else:
-            click.echo(f"FAILED to submit {label} on {o.cluster}: {o.error}", err=True)
-
-
-def _tasks_text(tasks: Sequence[int | None]) -> str:
-    return format_indices([t for t in tasks if t is not None])
+        click.echo(submission_line("submit", o), err=not o.ok)
 
 
 # -- track -----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tui.cli_common import (
     run_sync,
     with_db,
 )
+from tui.cycle_report import cycle_report
 from tui.job_json import event_dict, iso
 from tui.wiring import close_controller, open_controller
 
@@ -238,30 +239,30 @@ class Watch:
         return outcome
 
     def _show(self, session: str, outcome: CycleOutcome) -> None:
-        if not outcome.acting:
-            since = time.strftime("%H:%M:%S", time.localtime(outcome.lease.acquired_at))
-            self.say("lease", f"{session}: read-only: monitored by {outcome.lease.holder} since {since}")
+        report = cycle_report(outcome)
+        if report.lease:
+            self.say("lease", f"{session}: {report.lease}")
             return
-        if outcome.took_over_from:
-            self.say("lease", f"{session}: {outcome.took_over_from} is gone; monitored from here now")
-        for line in outcome.warnings + outcome.restarts:
-            self.say("warning", f"{session}: {line}", err=line in outcome.warnings)
-        poll = outcome.poll
-        if poll is None:
+        if report.took_over:
+            self.say("lease", f"{session}: {report.took_over}")
+        for line in report.warnings + report.restarts:
+            self.say("warning", f"{session}: {line}", err=line in report.warnings)
+        if outcome.poll is None:
             return
-        for cluster, health in poll.health.items():
-            if health.error:
+        for cluster in outcome.poll.health:
+            if cluster in report.unreachable:
                 self.say(
                     "health",
-                    f"{session}/{cluster}: unreachable: {health.error}; no job changes state until it answers",
+                    f"{session}/{cluster}: unreachable: {report.unreachable[cluster]}; "
+                    "no job changes state until it answers",
                     err=True,
                 )
             elif any(m.startswith(f"{session}/{cluster}: unreachable") for m in self.said):
                 # forget this cluster's notices, "reachable again" included: the next outage says both anew
                 self.said = {m for m in self.said if not m.startswith(f"{session}/{cluster}: ")}
                 self.say("health", f"{session}/{cluster}: reachable again")
-        for warning in poll.job_warnings:
-            self.say("warning", f"{warning.job.key}: {warning.message}")
+        for job, message in report.job_warnings:
+            self.say("warning", f"{job}: {message}")
 
 
 def _print_event(event: Event, as_json: bool) -> None:

@@ -20,6 +20,7 @@ from monitor.validate_action import validate_jobs
 from tui.log_wiring import log_source
 from tui.screens.confirm_screen import ConfirmScreen, PromptScreen
 from tui.screens.log_screen import LogScreen
+from tui.submit_report import commands_text, submission_line
 
 
 def _names(jobs: Sequence[Job], limit: int = 12) -> str:
@@ -27,10 +28,6 @@ def _names(jobs: Sequence[Job], limit: int = 12) -> str:
     if len(jobs) > limit:
         shown.append(f"... and {len(jobs) - limit} more")
     return "\n".join(shown)
-
-
-def _outcome_text(outcomes: Sequence[SubmitOutcome]) -> str:
-    return "\n\n".join(o.command for o in outcomes)
 
 
 class JobActions:
@@ -73,9 +70,9 @@ class JobActions:
     def _report(self, verb: str, outcomes: Sequence[SubmitOutcome], refused: Sequence[str] = ()) -> None:
         for o in outcomes:
             if o.ok:
-                self.notify(f"{verb}: {o.job_name} submitted as job {o.scheduler_id}")  # type: ignore[attr-defined]
+                self.notify(submission_line(verb, o))  # type: ignore[attr-defined]
             else:
-                self.notify(f"{verb} of {o.job_name} failed: {o.error}", severity="error", timeout=15)  # type: ignore[attr-defined]
+                self.notify(submission_line(verb, o), severity="error", timeout=15)  # type: ignore[attr-defined]
         for line in refused:
             self.notify(line, severity="warning", timeout=10)  # type: ignore[attr-defined]
 
@@ -133,7 +130,7 @@ class JobActions:
 
         async def run() -> None:
             preview = await resume(self.controller, runnable, dry_run=True, siblings=siblings)  # type: ignore[arg-type]
-            body = _outcome_text([o for _, o in preview if o])
+            body = commands_text([o for _, o in preview if o])
             if await self._confirm(f"Resume {len(runnable)} missing task(s)?", body, "Resume"):
                 done = await resume(self.controller, runnable, siblings=siblings)  # type: ignore[arg-type]
                 self._report("resume", [o for _, o in done if o])
@@ -154,7 +151,7 @@ class JobActions:
         async def run() -> None:
             preview, _ = await restart(self.controller, chosen, dry_run=True)  # type: ignore[arg-type]
             if await self._confirm(
-                f"Restart {len(chosen)} job(s) as a new attempt?", _outcome_text(preview), "Restart"
+                f"Restart {len(chosen)} job(s) as a new attempt?", commands_text(preview), "Restart"
             ):
                 outcomes, _ = await restart(self.controller, chosen)  # type: ignore[arg-type]
                 self._report("restart", outcomes)
@@ -207,7 +204,7 @@ class JobActions:
 
         async def run() -> None:
             preview = await self.controller.submit(pending, dry_run=True)  # type: ignore[attr-defined]
-            if await self._confirm(f"Submit {len(pending)} job(s)?", _outcome_text(preview), "Submit"):
+            if await self._confirm(f"Submit {len(pending)} job(s)?", commands_text(preview), "Submit"):
                 self._report("submit", await self.controller.submit(pending))  # type: ignore[attr-defined]
 
         await self._guarded("submit", run)

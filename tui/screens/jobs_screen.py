@@ -17,6 +17,7 @@ from monitor.errors import JobdeckError
 from monitor.model import Job
 from monitor.states import TERMINAL
 from monitor.supervisor import CycleOutcome, Supervisor
+from tui.cycle_report import cycle_report
 from tui.job_rows import COLUMNS, job_key
 from tui.keys import JOB_KEYS
 from tui.row_cache import RowCache
@@ -119,25 +120,25 @@ class JobsScreen(JobActions, Screen[None]):
         except JobdeckError as exc:
             self.notify(f"poll failed: {exc}", severity="error")
             return None
-        if not cycle.acting:
-            since = time.strftime("%H:%M:%S", time.localtime(cycle.lease.acquired_at))
-            self.lease_note = f"read-only: {cycle.lease.holder} monitors this session (since {since})"
+        report = cycle_report(cycle)
+        if report.lease:
+            self.lease_note = report.lease
             await self.reload()
             return None
         self.lease_note = ""
-        if cycle.took_over_from:
-            self.notify(f"{cycle.took_over_from} is gone; this monitor acts for the session now", timeout=10)
+        if report.took_over:
+            self.notify(report.took_over, timeout=10)
         outcome = cycle.poll
         self.last_outcome = outcome
-        for warning in [*cycle.warnings, *(outcome.warnings if outcome else [])]:
+        for warning in [*report.warnings, *report.poll_warnings]:
             if warning not in self._warned:
                 self._warned.add(warning)
                 self.notify(warning, severity="warning", timeout=10)
-        for line in cycle.restarts:
+        for line in report.restarts:
             self.notify(line, timeout=10)
         if outcome is not None:
-            self.job_warnings = {str(w.job.key): w.message for w in outcome.job_warnings}
-            if all(h.ok for h in outcome.health.values()):
+            self.job_warnings = dict(report.job_warnings)
+            if not report.unreachable:
                 self._warned.clear()
         await self.reload()
         return outcome
