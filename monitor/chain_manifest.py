@@ -41,7 +41,7 @@ def _series(index: int, job: Any) -> list[tuple[Any, Stage]]:
     """The stages of a `repeat` job, templates filled with the stage's value."""
     values = parse_array(job.repeat.range).indices  # already checked: non-empty, ascending
     var = job.repeat.var
-    stages = []
+    stages: list[tuple[Any, Stage]] = []
     for position, value in enumerate(values):
         filled = {var: value, f"{var}_count": len(values)}
         try:

@@ -1,8 +1,9 @@
-"""The controller: the one owner of a session's state. The TUI and the CLI are thin views over it.
+"""The controller: the one owner of a session's state; every view (the app, the CLI) is a thin one
+over it.
 
-Every call that reaches the scheduler goes through here, so intents are written before actions
-(principle 4), a poll is one store transaction (principle 8), and a backend that does not answer
-changes nothing (principle 2).
+Every call that reaches the scheduler goes through here, so the invariants of docs/ARCHITECTURE.md
+hold in one place: intent before action (the intent is written before the call), one store
+transaction per poll, and absence is not evidence (a backend that does not answer changes nothing).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import compress, count
 from operator import attrgetter
 from typing import NamedTuple
@@ -47,7 +49,7 @@ from monitor.validation import ValidationSettings
 
 @dataclass(slots=True)
 class ClusterHealth:
-    """What the status bar shows for one cluster."""
+    """How one cluster answered its last poll: whether, when, the commands it took, and why not."""
 
     cluster: str
     ok: bool
@@ -126,7 +128,7 @@ class Controller:
         self._logs_checked: dict[str, float] = {}
         self._memories: dict[str, PollMemory] = {}  # by cluster
         self._health = HealthCheck()
-        self._clusters = PerJob(_cluster_of, counted=True)  # of the jobs a poll reads
+        self._clusters: PerJob[str] = PerJob(_cluster_of, counted=True)  # of the jobs a poll reads
         self._kinds: dict[str, PerJob[Kind]] = {}  # by cluster: see _kind
 
     def backend(self, cluster: str) -> Backend:
@@ -229,7 +231,7 @@ class Controller:
 
     def _by_cluster(self, jobs: list[Job]) -> dict[str, list[Job]]:
         self._clusters.update(jobs)
-        clusters = self._clusters.counts or {}
+        clusters: Mapping[str, int] = self._clusters.counts or {}
         if len(clusters) == 1:
             return {next(iter(clusters)): jobs}
         by_cluster: dict[str, list[Job]] = defaultdict(list)
@@ -388,6 +390,7 @@ class Controller:
         now = self.clock()
         settle = []
         for job in jobs:
+            assert job.id is not None  # a job of the store
             if job.state in TERMINAL:
                 lines.append(f"{job.key}: already {job.state}, nothing to cancel")
             elif job.state is State.PENDING:
@@ -403,6 +406,7 @@ class Controller:
         for cluster, group in by_cluster.items():
             final = set(await self.backend(cluster).cancel([j.job_id for j in group if j.job_id]) or ())
             for job in group:
+                assert job.id is not None  # a job of the store
                 if job.job_id in final:
                     settle.append(cancelled_for_good(job, cluster, now))
                     lines.append(f"{job.key}: cancelled on {cluster} ({job.job_id} deleted)")
@@ -432,15 +436,14 @@ def cancelled_for_good(job: Job, cluster: str, now: float) -> JobUpdate:
 def log_paths(request: SubmitRequest, result: SubmitResult, job: Job) -> tuple[str | None, str | None]:
     """A job's log paths as far as submit time knows them; an array task's own raw ID (%j) comes
     with a poll."""
-    ids = {
-        "job_id": result.task_ids.get(None) if job.task is None else None,
-        "array_job_id": result.job_id if job.task is not None else None,
-        "task": job.task,
-        "name": job.name,
-    }
-    log = resolve_pattern(request.log, **ids) if request.log else None
-    err = resolve_pattern(request.err, **ids) if request.err else None
-    return log, err
+    resolve = partial(
+        resolve_pattern,
+        job_id=result.task_ids.get(None) if job.task is None else None,
+        array_job_id=result.job_id if job.task is not None else None,
+        task=job.task,
+        name=job.name,
+    )
+    return resolve(request.log) if request.log else None, resolve(request.err) if request.err else None
 
 
 def build_request(group: Sequence[Job], tag: str) -> SubmitRequest:

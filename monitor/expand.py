@@ -39,7 +39,7 @@ def expand_manifest(manifest: Manifest) -> list[JobDefinition]:
 
 def _spec(manifest: Manifest, job: JobConfig, task: int | None, extra: dict[str, Any]) -> JobSpec:
     cluster = manifest.cluster_of(job)
-    values: dict[str, object] = {"name": job.name, "session": manifest.session.name}
+    values: dict[str, Any] = {"name": job.name, "session": manifest.session.name}
     if task is not None:
         values["task"] = task
     outputs = tuple(
@@ -55,7 +55,7 @@ def _spec(manifest: Manifest, job: JobConfig, task: int | None, extra: dict[str,
     return JobSpec(
         cluster=cluster.name,
         script=cluster_path(job.script, cluster) if job.script is not None else "",
-        workdir=cluster.workdir,
+        workdir=cluster.root,
         args=tuple(expand(arg, **values) for arg in job.args),
         options=tuple(job.sbatch),
         array=job.array,
@@ -82,5 +82,5 @@ def cluster_path(path: str, cluster: ClusterConfig, *, template: bool = False) -
             path = (escape(home) if template else home) + slash + tail
     if posixpath.isabs(path):
         return path
-    workdir = escape(cluster.workdir) if template else cluster.workdir
+    workdir = escape(cluster.root) if template else cluster.root
     return posixpath.normpath(posixpath.join(workdir, path))

@@ -160,6 +160,12 @@ class ClusterConfig(_Strict, ABC):
         return False
 
     @property
+    def root(self) -> str:
+        """The absolute workdir of a loaded cluster."""
+        assert self.workdir is not None, "a loaded cluster has its workdir"
+        return self.workdir
+
+    @property
     def paths_are_local(self) -> bool:
         """True when the cluster's paths are this machine's, so "~" means this user's home here."""
         return not self.remote
@@ -286,12 +292,13 @@ def _repeat_var(value: str) -> str:
 
 def _markers(value: Any) -> list[str]:
     """Regular expressions, compiled now so that a bad one is reported before anything runs."""
-    for position, pattern in enumerate(_check_list(value, "regular expressions", (str,)), 1):
+    patterns: list[str] = _check_list(value, "regular expressions", (str,))
+    for position, pattern in enumerate(patterns, 1):
         try:
             re.compile(pattern)
         except re.error as error:
             raise ValueError(f"item {position}: bad regular expression {quoted(pattern)}: {error}") from None
-    return value
+    return patterns
 
 
 class RestartConfig(_Strict):
@@ -381,7 +388,7 @@ class Manifest:
 @functools.cache
 def _document(kinds: ClusterKinds) -> type[_Document[Any]]:
     """The document's model with a cluster table that is one of `kinds`, by its `backend` field."""
-    return _Document[Annotated[Union[kinds], Field(discriminator="backend")]]  # type: ignore[misc,index]  # noqa: UP007
+    return _Document[Annotated[Union[kinds], Field(discriminator="backend")]]  # type: ignore[valid-type]  # noqa: UP007
 
 
 def read_manifest(path: str | os.PathLike[str], kinds: ClusterKinds) -> Manifest:
@@ -506,7 +513,14 @@ _YamlLoader.add_implicit_resolver(
     list("-+0123456789."),
 )
 _YamlLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^\.(?:nan|NaN|NAN)$"), ["."])
-_YamlLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(loader.construct_scalar(node)))
+
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
+    assert isinstance(node, yaml.ScalarNode)  # the int resolver matches scalars only
+    return int(loader.construct_scalar(node))
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
 
 _PARSERS = {
     ".toml": _parser("TOML", tomllib.loads, _toml_position),
@@ -558,8 +572,8 @@ def _describe(error: Any) -> str:
         return f"expected one of {choices}, got {shown}"
     if kind in _BOUNDS:
         bound = ctx.get(_BOUNDS[kind])
-        shown = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
-        return f"must be {_BOUND_WORDS[_BOUNDS[kind]]} {shown}, got {value}"
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        return f"must be {_BOUND_WORDS[_BOUNDS[kind]]} {bound}, got {value}"
     if kind == "finite_number":
         return f"must be a finite number, got {value}"
     if kind == "invalid_key":
@@ -694,12 +708,12 @@ def _job(
     if wrong := sorted(explicit & cluster.UNUSED_JOB_FIELDS.keys()):
         raise problem((wrong[0],), cluster.UNUSED_JOB_FIELDS[wrong[0]])
     job = cluster.checked_job(job, folder, problem)
-    paths = {("script",): job.script, ("log",): job.log, ("err",): job.err}
+    paths: dict[tuple[Any, ...], str | None] = {("script",): job.script, ("log",): job.log, ("err",): job.err}
     paths.update({("outputs", k, "path"): output.path for k, output in enumerate(job.outputs)})
     for field, path in paths.items():
         if path is not None and path.startswith("~") and not cluster.paths_are_local:
             raise problem(field, '"~" is not expanded on a remote cluster: write an absolute path')
-    templates = {("args", k): arg for k, arg in enumerate(job.args)}
+    templates: dict[tuple[Any, ...], str] = {("args", k): arg for k, arg in enumerate(job.args)}
     templates.update({("outputs", k): output.path for k, output in enumerate(job.outputs)})
     series = (job.repeat.var, f"{job.repeat.var}_count") if job.repeat else ()
     for field, template in templates.items():
@@ -726,7 +740,8 @@ def load_job_template(path: str | os.PathLike[str]) -> dict[str, Any]:
         isinstance(containers, list) and all(isinstance(c, dict) for c in containers)
     ):
         raise ValueError(f"{os.fspath(path)}: spec.template.spec.containers must be a list of containers")
-    return json.loads(json.dumps(document, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(document, default=str))
+    return plain
 
 
 def dig(document: Any, *keys: str) -> Any:

@@ -46,7 +46,8 @@ class OutputCheck:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """Everything needed to submit one logical job again, stored with it (principle 6)."""
+    """Everything needed to submit one logical job again, stored with it: parameters travel as
+    explicit arguments, never through inherited environment variables."""
 
     cluster: str
     script: str  # absolute path on the cluster
@@ -265,7 +266,7 @@ class AttemptPatch:
     log_size: int | Keep | None = KEEP
     log_grew_at: float | Keep | None = KEEP
 
-    def changes(self) -> dict[str, object]:
+    def changes(self) -> dict[str, Any]:
         """The fields this patch sets (to a value or to None)."""
         return {name: value for name in self.__slots__ if (value := getattr(self, name)) is not KEEP}
 
@@ -333,7 +334,8 @@ class SessionSummary:
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One call to the scheduler, written as an intent before it is sent (principle 4)."""
+    """One call to the scheduler, written as an intent before it is sent (intent before
+    action: after a crash it is settled by its tag, never sent twice)."""
 
     id: int
     session: str

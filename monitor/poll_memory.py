@@ -10,9 +10,10 @@ every poll (time decides when it is LOST), and so is one whose update may not ha
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress, count, repeat
 from operator import is_not, itemgetter, or_
+from typing import cast
 
 from monitor.model import Job, JobUpdate, Observation
 from monitor.reconcile import POLLED
@@ -57,7 +58,7 @@ class PollMemory:
         submit time among them (`now` standing for an unknown one)."""
         if self._asked.update(jobs):
             values = self._asked.values
-            asked = list(compress(values, values))
+            asked = cast("list[tuple[str, float]]", list(compress(values, values)))  # the non-None ones
             self._jobs = list(compress(self._asked.jobs, values))
             ids = list(map(_ID, asked))
             if ids != self._ids:
@@ -71,7 +72,7 @@ class PollMemory:
         the same objects, observed as the same objects, as when they reconciled to nothing."""
         jobs, (settled_jobs, settled_obs) = self._jobs, self._settled
         self._answer, self._observed = answer, None
-        places = None
+        places: Iterable[int] | None = None
         if len(jobs) == len(settled_jobs):
             places = (
                 self._retry

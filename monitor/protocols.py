@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from monitor.model import (
     Job,
@@ -108,10 +108,10 @@ class SessionStorage(Protocol):
 
     async def session_id(self, name: str) -> int: ...
 
-    async def session_manifest(self, name: str) -> tuple[str | None, dict]: ...
+    async def session_manifest(self, name: str) -> tuple[str | None, dict[str, Any]]: ...
 
     async def ensure_session(
-        self, name: str, manifest_path: str | None, manifest: dict, now: float
+        self, name: str, manifest_path: str | None, manifest: dict[str, Any], now: float
     ) -> int: ...
 
     async def add_jobs(

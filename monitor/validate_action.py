@@ -1,4 +1,4 @@
-"""`validate JOB` (key v): check the outputs of chosen jobs now and say what they became."""
+"""Validate on demand: check the outputs of chosen jobs now and say what they became."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor.controller import Controller
-from monitor.model import Job, OutputStatus
+from monitor.model import Job, JobUpdate, OutputStatus
 from monitor.output_check import Progress, check_outputs
 from monitor.states import State
 from monitor.validation import scheduler_completed
@@ -81,7 +81,7 @@ async def validate_jobs(
             controller.backend(cluster), group, settings, controller.clock(), True, progress
         )
         updates.extend(found)
-        by_id = {u.job_db_id: u for u in found}
+        by_id: dict[int | None, JobUpdate] = {u.job_db_id: u for u in found}
         for job in group:
             update = by_id.get(job.id)
             outputs = update.outputs if update and update.outputs is not None else ()

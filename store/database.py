@@ -136,7 +136,7 @@ class Database:
         except sqlite3.Error as exc:
             raise describe_sqlite_error(self.path, exc) from exc
 
-    async def scalar(self, sql: str, params: Sequence[Any] = ()) -> object:
+    async def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         found = await self.rows(sql, params)
         return found[0][0] if found else None
 

@@ -80,7 +80,9 @@ class SessionStore:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    async def ensure_session(self, name: str, manifest_path: str | None, manifest: dict, now: float) -> int:
+    async def ensure_session(
+        self, name: str, manifest_path: str | None, manifest: dict[str, Any], now: float
+    ) -> int:
         """Create the session, or refresh its manifest snapshot; returns its id."""
         doc = json.dumps(manifest, sort_keys=True, default=str)
         async with self.db.transaction() as conn:
@@ -98,7 +100,7 @@ class SessionStore:
             raise InputError(f"no session named {name!r} in {self.path}")
         return int(sid)
 
-    async def session_manifest(self, name: str) -> tuple[str | None, dict]:
+    async def session_manifest(self, name: str) -> tuple[str | None, dict[str, Any]]:
         rows = await self._rows("SELECT manifest_path, manifest FROM sessions WHERE name = ?", (name,))
         if not rows:
             raise InputError(f"no session named {name!r} in {self.path}")
@@ -182,7 +184,8 @@ class SessionStore:
         known: Mapping[int, Job] | None = None,
     ) -> list[Job]:
         """`known`: jobs read before, whose spec has not changed since (it is not decoded again)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if session is not None:
             where.append("s.name = ?")
             params.append(session)
@@ -441,7 +444,8 @@ class SessionStore:
     async def events(
         self, job_db_id: int | None = None, session: str | None = None, limit: int = 1000
     ) -> list[Event]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if job_db_id is not None:
             where.append("e.job_id = ?")
             params.append(job_db_id)

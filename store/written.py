@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from monitor.model import AttemptPatch, Job, JobUpdate, apply_update
 
@@ -35,11 +36,11 @@ def _stored_update(update: JobUpdate) -> JobUpdate:
     )
 
 
-def _as_stored(name: str, value: object) -> object:
+def _as_stored(name: str, value: Any) -> Any:
     if name in _REAL:
-        return _real(value)  # type: ignore[arg-type]
+        return _real(value)
     if name in _INTEGER:
-        return _integer(value)  # type: ignore[arg-type]
+        return _integer(value)
     return value
 
 
@@ -47,5 +48,6 @@ def _real(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _integer(value: float | None) -> float | None:
+def _integer(value: Any) -> Any:
+    """A number as an INTEGER column gives it back (a whole float reads as an int)."""
     return int(value) if isinstance(value, float) and value.is_integer() else value

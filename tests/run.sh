@@ -42,6 +42,7 @@ bash tests/infra/cluster.sh start
 # shellcheck disable=SC1091
 source "${JOBDECK_CLUSTER_STATE:-/tmp/jobdeck-cluster}/env.sh"
 status=0
+"$venv/bin/mypy" || status=$?  # the type checker, as [tool.mypy] in pyproject.toml says (strict on monitor/ and store/)
 run() {  # pytest; the first failure's exit code is kept (5, no test selected, is not a failure)
     local code=0
     "$venv/bin/pytest" "$@" || code=$?

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
+from textual.widgets import Input
 
 from monitor.errors import JobdeckError
 from store.session_store import SessionStore
@@ -92,7 +93,7 @@ class JobdeckApp(App[None]):
             return
         if name == "filter" and isinstance(self.screen, JobsScreen):
             self.screen.action_filter()
-            self.screen.query_one("#filter").value = rest  # type: ignore[attr-defined]
+            self.screen.query_one("#filter", Input).value = rest
             return
         key = by_command(name)
         if key is None:

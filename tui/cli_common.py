@@ -58,7 +58,8 @@ def emit_json(data: Any) -> None:
 
 
 def db_path(ctx: click.Context) -> Path:
-    return ctx.obj["db"]
+    path: Path = ctx.obj["db"]
+    return path
 
 
 async def open_existing_store(ctx: click.Context) -> SessionStore | None:

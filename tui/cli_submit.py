@@ -6,13 +6,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from backends.registry import CLUSTER_KINDS, load_manifest
 from monitor.chains import ready_stages
 from monitor.controller import Controller, SubmitOutcome
-from monitor.expand import expand_manifest
+from monitor.expand import JobDefinition, expand_manifest
 from monitor.model import Job
 from monitor.states import State
 from monitor.track import track as track_manifest
@@ -98,7 +99,7 @@ def demo(ctx: click.Context, no_tui: bool, folder: Path | None) -> None:
 
 
 async def _dry_run_submit(
-    store: SessionStore | None, manifest: dict, session: str, definitions: Sequence
+    store: SessionStore | None, manifest: dict[str, Any], session: str, definitions: Sequence[JobDefinition]
 ) -> list[SubmitOutcome]:
     """What `submit` would send, without writing the session or the intents (nor creating the
     database)."""

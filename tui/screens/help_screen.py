@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
@@ -36,7 +36,7 @@ def key_table(title: str, rows: Iterable[tuple[str, str, str, str]]) -> Table:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
 
-    def __init__(self, extra: Iterable[tuple[str, Iterable[Binding]]] = ()) -> None:
+    def __init__(self, extra: Iterable[tuple[str, Iterable[BindingType]]] = ()) -> None:
         super().__init__()
         self.extra = list(extra)
 
@@ -47,5 +47,9 @@ class HelpScreen(ModalScreen[None]):
             yield Label("jobdeck keys — remap any of them by id in ~/.config/jobdeck/config.toml [keymap]")
             yield Static(key_table("Jobs and app", main))
             for title, bindings in self.extra:
-                rows = [(key_text(keymap, b.id, b.key), b.description, "", b.id or "") for b in bindings]
+                rows = [
+                    (key_text(keymap, b.id, b.key), b.description, "", b.id or "")
+                    for b in bindings
+                    if isinstance(b, Binding)  # the app's widgets declare theirs as Binding objects
+                ]
                 yield Static(key_table(title, rows))

@@ -9,7 +9,6 @@ import time
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, ProgressBar
 
 from monitor.controller import Controller, PollOutcome
@@ -28,7 +27,7 @@ from tui.widgets.status_bar import StatusBar
 from tui.wiring import close_controller, open_controller
 
 
-class JobsScreen(JobActions, Screen[None]):
+class JobsScreen(JobActions):
     BINDINGS = [k.binding() for k in JOB_KEYS]
 
     def __init__(self, session: str) -> None:
@@ -62,17 +61,17 @@ class JobsScreen(JobActions, Screen[None]):
         self.query_one("#progress", ProgressBar).display = False
         self.query_one(JobTable).focus()
         try:
-            self.controller = await open_controller(self.app.store, self.session)  # type: ignore[attr-defined]
+            self.controller = await open_controller(self.app.store, self.session)
         except JobdeckError as exc:
             self.notify(str(exc), severity="error", timeout=15)
             return
         self.supervisor = Supervisor(self.controller)
         await self.reload()
-        if self.app.polling:  # type: ignore[attr-defined]
+        if self.app.polling:
             self.run_worker(self._poll_loop(), group="poll", exclusive=True)
 
     async def on_unmount(self) -> None:
-        if self.supervisor is not None and not self.app.read_only:  # type: ignore[attr-defined]
+        if self.supervisor is not None and not self.app.read_only:
             await self.supervisor.release()  # a read-only store holds no lease (and refuses writes)
         if self.controller is not None:
             await close_controller(self.controller)
@@ -86,12 +85,12 @@ class JobsScreen(JobActions, Screen[None]):
         return not self.display
 
     def now(self) -> float:
-        return self.app.clock()  # type: ignore[attr-defined]
+        return self.app.clock()
 
     async def reload(self) -> None:
         """Read the session from the store and diff it into the table (the cursor stays put)."""
         try:
-            jobs = await self.app.store.jobs(self.session)  # type: ignore[attr-defined]
+            jobs = await self.app.store.jobs(self.session)
         except JobdeckError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -107,7 +106,7 @@ class JobsScreen(JobActions, Screen[None]):
 
     def refresh_status(self, extra: str = "") -> None:
         health = self.controller.health if self.controller else {}
-        notes = [n for n in (extra, self.lease_note, self.app.mode_note()) if n]  # type: ignore[attr-defined]
+        notes = [n for n in (extra, self.lease_note, self.app.mode_note()) if n]
         self.query_one(StatusBar).show(health, "  ".join(notes))
 
     async def poll_once(self) -> PollOutcome | None:
@@ -148,7 +147,7 @@ class JobsScreen(JobActions, Screen[None]):
         only re-reads the store (another monitor, or none, records the changes)."""
         assert self.supervisor is not None
         while True:
-            if self.app.store.read_only:  # type: ignore[attr-defined]
+            if self.app.store.read_only:
                 await self.reload()
                 await asyncio.sleep(self.supervisor.interval)
                 continue
@@ -175,7 +174,7 @@ class JobsScreen(JobActions, Screen[None]):
         job = self.by_key.get(key or "")
         if job is None or job.id is None:
             return
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.app.store
         try:
             events = await store.events(job.id)
             outputs = await store.outputs(job.id)
@@ -214,7 +213,7 @@ class JobsScreen(JobActions, Screen[None]):
             self.query_one(JobTable).set_filter("")
             self.query_one(JobTable).focus()
             return
-        self.app.action_sessions()  # type: ignore[attr-defined]
+        self.app.action_sessions()
 
     async def action_toggle_finished(self) -> None:
         self.show_finished = not self.show_finished

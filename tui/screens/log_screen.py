@@ -121,8 +121,8 @@ class LogScreen(Screen[None]):
             try:
                 start = await source.load_offset(number, stream)
             except JobdeckError as exc:  # show the tail instead, and say why
-                notice = f"--- cannot load the saved position ({exc}): showing the tail ---"
-                self.post_message(TailUpdate(generation, None, notice=notice))
+                why = f"--- cannot load the saved position ({exc}): showing the tail ---"
+                self.post_message(TailUpdate(generation, None, notice=why))
         tail = LogTail(source.read, path, start_offset=start, read_chunk=source.read_chunk)
         saved = start
         caught_up = False  # lines read before the tail first caught up were already there: no read time

@@ -6,17 +6,17 @@ import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from monitor.errors import JobdeckError
 from monitor.states import State
 from tui.job_rows import STATE_ICONS
+from tui.screens.deck_screen import DeckScreen
 
 REFRESH_SECONDS = 5.0
 
 
-class SessionsScreen(Screen[None]):
+class SessionsScreen(DeckScreen[None]):
     BINDINGS = [Binding("enter", "open", "Open", id="sessions.open")]
     told_empty = False  # the "no sessions yet" notice is shown once, until sessions appear
 
@@ -35,7 +35,7 @@ class SessionsScreen(Screen[None]):
 
     async def refresh_sessions(self) -> None:
         try:
-            summaries = await self.app.store.sessions()  # type: ignore[attr-defined]
+            summaries = await self.app.store.sessions()
         except JobdeckError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -56,10 +56,10 @@ class SessionsScreen(Screen[None]):
         self.told_empty = not summaries
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_session(str(event.row_key.value))  # type: ignore[attr-defined]
+        self.app.open_session(str(event.row_key.value))
 
     def action_open(self) -> None:
         table = self.query_one(DataTable)
         if table.row_count:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-            self.app.open_session(str(key.value))  # type: ignore[attr-defined]
+            self.app.open_session(str(key.value))

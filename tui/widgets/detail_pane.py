@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -132,7 +133,7 @@ class DetailPane(VerticalScroll):
 
     _source: tuple[object, ...] = ()  # what the pane shows was made from
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(Text("no job selected", style="dim"), id="detail-body")
 
     def show_job(self, job: Job, events: Sequence[Event], outputs: Sequence[OutputStatus]) -> None:

@@ -226,7 +226,7 @@ class JobTable(ScrollView, can_focus=True):
         self._model.move_cursor(delta)
         self._sync(follow=True)
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None or offset.y == 0:
             return

@@ -274,7 +274,7 @@ class LogLines(ScrollView, can_focus=True):
                 strip = self._cache[key] = self._render_row(
                     self.lines[index], key[1], key[0] == self._current
                 )
-        elif row - committed < self._pending_rows:
+        elif self.pending is not None and row - committed < self._pending_rows:
             strip = self._render_row(LogLine(self.pending, None), row - committed, False)
         else:
             return Strip.blank(width, self.rich_style)

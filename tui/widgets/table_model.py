@@ -361,7 +361,7 @@ class TableModel:
 
     def _rebuild_visible(self) -> None:
         if self._matches is None and not self._expanded:
-            visible, opened = self._top_order, set()  # shared: orders are replaced, never mutated
+            visible, opened = self._top_order, set[str]()  # shared: orders are replaced, never mutated
         else:
             visible, opened = self._unfold()
         self._visible, self._open = visible, opened
