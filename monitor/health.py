@@ -1,5 +1,5 @@
 """The health check run with every poll: things that are not failures yet but deserve a look.
-The warnings are shown in the table and in `sync --json`, never acted upon."""
+The warnings go with the poll's outcome (PollOutcome.job_warnings); they are never acted upon."""
 
 from __future__ import annotations
 

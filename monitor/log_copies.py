@@ -1,7 +1,7 @@
 """Copies of finished pods' logs, kept in the store while a monitor is online: Kubernetes deletes
 pods (ttlSecondsAfterFinished, node drains) and their logs with them. The last COPY_LINES lines of
-each finished attempt's log are read once, in one call per pod; the log view serves the copy when
-the pod is gone. Backends whose logs stay where they are (files) have no `tail_reader` and are skipped.
+each finished attempt's log are read once, in one call per pod; a reader of the log is given the
+copy when the pod is gone. Backends whose logs stay where they are (files) have no `tail_reader` and are skipped.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`mark-failed JOB --reason TEXT` (key x): settle a stuck job by hand. The scheduler is not
+"""Mark failed: settle a stuck job by hand, with a reason kept in its history. The scheduler is not
 touched; the job is no longer polled and can then be restarted."""
 
 from __future__ import annotations

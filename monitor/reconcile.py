@@ -1,6 +1,6 @@
 """Reconciliation: what one poll's answer means for each tracked job. Pure: no I/O, no clock.
 
-Absence is not evidence (DESIGN.md principle 2): a job no source knows keeps its state and is only
+Absence is not evidence (docs/ARCHITECTURE.md): a job no source knows keeps its state and is only
 marked missing; it becomes LOST after `lost_grace` seconds, and only when a source for finished
 jobs answered in that poll.
 """

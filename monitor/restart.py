@@ -1,4 +1,4 @@
-"""`restart JOB` (key R): a new attempt, with the same explicit arguments, of jobs that ended
+"""Restart: a new attempt, with the same explicit arguments, of jobs that ended
 FAILED, CANCELLED or LOST. Every earlier attempt stays in the history."""
 
 from __future__ import annotations

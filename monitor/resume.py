@@ -1,4 +1,4 @@
-"""`resume JOB` (key r): resubmit exactly the tasks of a PARTIAL job whose outputs are missing,
+"""Resume: resubmit exactly the tasks of a PARTIAL job whose outputs are missing,
 each with its own stored arguments, linked to the submission it completes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Monitor-all (`jobdeck track`, key m): register every job the session's manifest defines that is
+"""Monitor-all: register every job the session's manifest defines that is
 not tracked yet, as PENDING. Submitting them is a separate, confirmed step."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Outputs decide success (principle 5). Pure: the controller fetches file stats in one batch.
+"""Outputs decide success (docs/ARCHITECTURE.md). Pure: the controller fetches file stats in one batch.
 
 The scheduler's COMPLETED only opens VALIDATING; all expected outputs present gives SUCCEEDED, some
 gives PARTIAL, none gives FAILED. Within the grace period after the job ended, missing files may

@@ -4,7 +4,7 @@ A plain job is a Job of one pod whose first container runs `command` with the ta
 arguments. An array is an Indexed Job of exactly the requested tasks: completion index i runs task
 tasks[i] (a resume of tasks 3 and 7 is an Indexed Job of two), its arguments chosen by
 JOB_COMPLETION_INDEX in a generated `sh -c` case, as SLURM's batch script chooses them by array
-index (principle 6). The labels find the Job and its pods again; the annotations keep the full names.
+index: parameters travel as explicit arguments. The labels find the Job and its pods again; the annotations keep the full names.
 """
 
 from __future__ import annotations

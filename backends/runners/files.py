@@ -1,6 +1,6 @@
 """Files on the cluster, reached through a runner: batched stats for validation, byte ranges for logs.
 
-One command per batch, never one per file (principle 7): the paths travel NUL-separated on stdin
+One command per batch, never one per file (be kind to the controller): the paths travel NUL-separated on stdin
 to `xargs -0`, so names with spaces, quotes, newlines or `$(...)` are data, never code.
 """
 

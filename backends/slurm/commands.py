@@ -127,7 +127,7 @@ _ARRAY_OPTION = re.compile(r"\s+(--array(?:[=\s]|$)|-a)")
 
 def render_batch_script(request: SubmitRequest, header: Sequence[str] = ()) -> str:
     """The script given to sbatch on stdin: it runs the user's script with the task's explicit
-    arguments (principle 6), every word shell-quoted so it arrives literally."""
+    arguments (parameters travel as explicit arguments), every word shell-quoted so it arrives literally."""
     _check_tasks(request)
     for word in (request.script, *(arg for task in request.tasks for arg in task.args)):
         if "\0" in word:
