@@ -33,6 +33,7 @@ from monitor.log_patterns import resolve_pattern
 from monitor.model import Job, SubmitResult
 from store.session_store import SessionStore
 from tui.app import JobdeckApp
+from tui.demo import write_session_files
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.jobs_screen import JobsScreen
@@ -158,13 +159,7 @@ def _tag(base_id: str) -> str:
 
 
 def _write_files(folder: Path) -> Path:
-    scripts = folder / "scripts"
-    scripts.mkdir(parents=True)
-    (scripts / "run.sh").write_text(SCRIPT)
-    (scripts / "run.sh").chmod(0o755)
-    manifest = folder / "sweep.toml"
-    manifest.write_text(MANIFEST)
-    return manifest
+    return write_session_files(folder, "sweep.toml", MANIFEST, {"scripts/run.sh": SCRIPT})
 
 
 def _log_lines(job: Job) -> list[str]:

@@ -4,6 +4,7 @@ sees jobs succeed, fail, go PARTIAL, resume and restart without any cluster."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 DEMO_MANIFEST = """\
@@ -120,15 +121,22 @@ echo "done"
 
 def write_demo(folder: Path, session: str) -> Path:
     """Write the demo's scripts and manifest into `folder`; returns the manifest path."""
-    scripts = folder / "scripts"
-    scripts.mkdir(parents=True, exist_ok=True)
-    for name, text in SCRIPTS.items():
-        path = scripts / name
+    scripts = {f"scripts/{name}": text for name, text in SCRIPTS.items()}
+    return write_session_files(folder, "demo.toml", DEMO_MANIFEST.format(session=session), scripts)
+
+
+def write_session_files(folder: Path, manifest_name: str, manifest: str, scripts: Mapping[str, str]) -> Path:
+    """A session's files as a user would write them: the manifest and its scripts (executable),
+    named relative to `folder`; returns the manifest's path. The demo's, the screenshots' and the
+    tests' sessions are written so."""
+    for name, text in scripts.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         path.chmod(0o755)
-    manifest = folder / "demo.toml"
-    manifest.write_text(DEMO_MANIFEST.format(session=session))
-    return manifest
+    path = folder / manifest_name
+    path.write_text(manifest)
+    return path
 
 
 def demo_folder(state_dir: Path) -> tuple[Path, str]:

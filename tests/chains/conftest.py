@@ -25,18 +25,29 @@ import pytest
 
 JOBS = Path(__file__).resolve().parent / "jobs"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from monitor_process import Monitor, NotInTime, alive, children, jobdeck_command, shown, toml, wait_for  # noqa: E402, F401
+from monitor_process import (  # noqa: E402, F401
+    DeckFolder,
+    Monitor,
+    NotInTime,
+    alive,
+    children,
+    jobdeck_command,
+    shown,
+    toml,
+    wait_for,
+)
 
 Rows = dict[str, dict[str, Any]]  # `list --json` rows of plain jobs by name
 
 
 @dataclass
-class Deck:
+class Deck(DeckFolder):
     """`jobdeck --db <folder>/state/jobdeck.db`, the job scripts and manifests in <folder>/work, one
     session (cluster "c" on `backend`) whose name, like every job name it hands out, ends in a
     random suffix."""
 
-    folder: Path
+    JOBS = JOBS
+
     backend: str  # "slurm" or "local"
     env: dict[str, str]
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
@@ -44,18 +55,7 @@ class Deck:
     monitors: list[Monitor] = field(default_factory=list)
     releases: list[Path] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        shutil.copytree(JOBS, self.workdir)
-
     wait_for = staticmethod(wait_for)
-
-    @property
-    def workdir(self) -> Path:
-        return self.folder / "work"
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "state" / "jobdeck.db"
 
     @property
     def session(self) -> str:

@@ -8,27 +8,22 @@ Every wait is a loop with a deadline; every job a test submits is cancelled when
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shlex
-import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from monitor.states import TERMINAL
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from cli_deck import CliDeck, Rows
+from cli_deck import described as shown
+from monitor_process import jobdeck_command, toml  # noqa: F401 (fault_harness imports it from here)
 
 JOBS = Path(__file__).resolve().parent / "jobs"
-SETTLED = frozenset(state.value for state in TERMINAL)
 SSH_HOST = os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
-
-JobsByKey = dict[tuple[str, int | None], dict[str, Any]]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -42,32 +37,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             ],
             indirect=True,
         )
-
-
-def jobdeck_command() -> str:
-    """The installed console script of this virtualenv (not `python -m`: the real entry point)."""
-    beside = Path(sys.executable).parent / "jobdeck"
-    found = str(beside) if beside.exists() else shutil.which("jobdeck")
-    assert found, f"no `jobdeck` console script next to {sys.executable} or on PATH: pip install -e ."
-    return found
-
-
-def shown(result: subprocess.CompletedProcess[str]) -> str:
-    """A finished command, for assertion messages."""
-    command = shlex.join(str(word) for word in result.args)
-    return f"{command} exited {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
-    raise TypeError(f"no TOML for {value!r}")
 
 
 @dataclass(frozen=True)
@@ -91,26 +60,11 @@ def _transport(name: str, slurm_conf: str, ssh_config: Path | None = None) -> Tr
     return Transport(name, {"SLURM_CONF": slurm_conf, "JOBDECK_SSH_CONFIG": str(ssh_config)}, SSH_HOST)
 
 
-@dataclass
-class Deck:
+class Deck(CliDeck):
     """The real `jobdeck` on a database of its own in `folder`, with a work folder holding the test
-    job scripts and the manifests. Remembers every scheduler ID it submitted so `cancel_leftovers`
-    can scancel them."""
+    job scripts (tests/integration/jobs) and the manifests."""
 
-    folder: Path
-    env: dict[str, str] = field(default_factory=dict)
-    submitted: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        shutil.copytree(JOBS, self.workdir)
-
-    @property
-    def workdir(self) -> Path:
-        return self.folder / "work"
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "state" / "jobdeck.db"
+    JOBS = JOBS
 
     def manifest(
         self,
@@ -120,66 +74,24 @@ class Deck:
         file: str | None = None,
     ) -> Path:
         """A TOML manifest in the work folder (named after the session by default), from plain tables."""
-        lines = ["[session]", *(f"{k} = {_toml(v)}" for k, v in session.items())]
+        lines = ["[session]", *(f"{k} = {toml(v)}" for k, v in session.items())]
         for name, section in clusters.items():
-            lines += ["", f"[clusters.{name}]", *(f"{k} = {_toml(v)}" for k, v in section.items())]
+            lines += ["", f"[clusters.{name}]", *(f"{k} = {toml(v)}" for k, v in section.items())]
         for job in jobs:
-            lines += ["", "[[jobs]]", *(f"{k} = {_toml(v)}" for k, v in job.items())]
+            lines += ["", "[[jobs]]", *(f"{k} = {toml(v)}" for k, v in job.items())]
         path = self.workdir / (file or f"{session['name']}.toml")
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def run(
-        self, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
-        result = subprocess.run(
-            [jobdeck_command(), "--db", str(self.db), *args],
-            capture_output=True,
-            text=True,
-            env={**base, **self.env, **(env or {})},
-            cwd=self.folder,
-            timeout=timeout,
-        )
-        if args[:1] == ("submit",) and "--json" in args and result.stdout.strip():
-            self.submitted += [o["job_id"] for o in json.loads(result.stdout) if o["job_id"]]
-        return result
-
-    def json(self, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None) -> Any:
-        """Run with --json; it must succeed."""
-        result = self.run(*args, "--json", timeout=timeout, env=env)
-        assert result.returncode == 0, shown(result)
-        return json.loads(result.stdout)
-
-    def jobs(self, session: str) -> JobsByKey:
-        return {(j["name"], j["task"]): j for j in self.json("list", "--session", session)}
+    def jobs(self, session: str) -> Rows:
+        return self.rows(session)
 
     def sync_until(
-        self, session: str, done: Callable[[JobsByKey], bool] | None, limit: float, what: str
-    ) -> tuple[JobsByKey, list[dict[str, Any]]]:
+        self, session: str, done: Callable[[Rows], bool] | None, limit: float, what: str
+    ) -> tuple[Rows, list[dict[str, Any]]]:
         """`sync` then `list` until `done(jobs)` (default: every job settled); the jobs then, and
         every sync report on the way."""
-        done = done or (lambda jobs: all(j["state"] in SETTLED for j in jobs.values()))
-        reports: list[dict[str, Any]] = []
-        deadline = time.monotonic() + limit
-        while True:
-            (report,) = self.json("sync", "--session", session)
-            reports.append(report)
-            jobs = self.jobs(session)
-            if done(jobs):
-                return jobs, reports
-            if time.monotonic() > deadline:
-                states = {f"{n}[{t}]" if t is not None else n: j["state"] for (n, t), j in jobs.items()}
-                raise AssertionError(f"{what}: not within {limit:g} s; states now {states}")
-            time.sleep(0.5)
-
-    def cancel_leftovers(self) -> None:
-        """scancel what `submit --json` reported; only SLURM's IDs, so only with SLURM_CONF set."""
-        if self.submitted and "SLURM_CONF" in self.env:
-            env = {**os.environ, **{k: v for k, v in self.env.items() if k == "SLURM_CONF"}}
-            subprocess.run(
-                ["scancel", *self.submitted], env=env, capture_output=True, timeout=30, check=False
-            )
+        return self.sync_reports(session, done, limit, what)
 
 
 @pytest.fixture
@@ -219,7 +131,7 @@ def ssh_deck(deck: Deck, ssh_transport: Transport) -> Deck:
 @pytest.fixture(scope="module")
 def timed_out(
     request: pytest.FixtureRequest, slurm_conf: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[JobsByKey]:
+) -> Iterator[Rows]:
     """The jobs named limit-local and limit-ssh (when sshd answers), each sleeping past `--time=1`,
     submitted together in one session and watched by one attach: both transports cost one time
     limit of wall time. The ssh variant of a test skips itself when its job is missing."""

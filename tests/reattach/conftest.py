@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,17 @@ SSH_HOST = os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
 
 Rows = dict[str, dict[str, Any]]  # `list --json` rows by job name (the scenarios use no arrays)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from monitor_process import Monitor, NotInTime, alive, children, jobdeck_command, shown, toml, wait_for  # noqa: E402, F401
+from monitor_process import (  # noqa: E402, F401
+    DeckFolder,
+    Monitor,
+    NotInTime,
+    alive,
+    children,
+    jobdeck_command,
+    shown,
+    toml,
+    wait_for,
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -174,29 +183,19 @@ def slurm(slurm_conf: str) -> Slurm:
 
 
 @dataclass
-class Deck:
+class Deck(DeckFolder):
     """`jobdeck --db <folder>/state/jobdeck.db` with the job scripts in <folder>/work, for one
     session whose name (like every SLURM name it uses) carries a random suffix."""
 
-    folder: Path
+    JOBS = JOBS
+
     transports: dict[str, Transport]
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     names: list[str] = field(default_factory=list)
     monitors: list[Monitor] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        shutil.copytree(JOBS, self.workdir)
-
     wait_for = staticmethod(wait_for)
     NotInTime = NotInTime
-
-    @property
-    def workdir(self) -> Path:
-        return self.folder / "work"
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "state" / "jobdeck.db"
 
     @property
     def session(self) -> str:

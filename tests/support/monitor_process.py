@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T")
 
@@ -85,6 +85,27 @@ def toml(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no TOML for {value!r}")
+
+
+@dataclass
+class DeckFolder:
+    """A test's jobdeck folder: the database at <folder>/state/jobdeck.db, the test job scripts
+    (JOBS) copied into <folder>/work beside the manifests."""
+
+    JOBS: ClassVar[Path]  # the folder of test job scripts
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        shutil.copytree(self.JOBS, self.workdir)
+
+    @property
+    def workdir(self) -> Path:
+        return self.folder / "work"
+
+    @property
+    def db(self) -> Path:
+        return self.folder / "state" / "jobdeck.db"
 
 
 @dataclass

@@ -26,6 +26,7 @@ from monitor.states import State
 from monitor.track import track
 from store.session_store import SessionStore
 from tui.app import JobdeckApp
+from tui.demo import write_session_files
 from tui.widgets.job_table import JobTable
 from tui.wiring import close_controller, open_controller
 
@@ -179,13 +180,12 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
     """Real processes on the local backend, settled into LIVE_STATES; every process still running
     when the test ends is cancelled."""
     folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "job.sh").write_text(JOB_SCRIPT)
-    (folder / "job.sh").chmod(0o755)
     session = "live"
-    (folder / "live.toml").write_text(LIVE_MANIFEST.format(session=session))
+    path = write_session_files(
+        folder, "live.toml", LIVE_MANIFEST.format(session=session), {"job.sh": JOB_SCRIPT}
+    )
     db = tmp_path / "jobdeck.db"  # the app keeps local-backend state beside it: tmp_path/local-jobs
-    manifest = load_manifest(folder / "live.toml")
+    manifest = load_manifest(path)
     try:
         store = await SessionStore.open(db)
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tui.demo import write_session_files
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.jobs_screen import JobsScreen
 from tui.screens.log_screen import LogScreen
@@ -82,11 +83,9 @@ def jobdeck_script() -> str:
 def submitted(slurm_conf: str, tmp_path: Path) -> Iterator[Submitted]:
     """The session submitted by the real CLI; every job is scancelled when the test ends."""
     workdir = tmp_path / "work"
-    workdir.mkdir()
-    (workdir / "step.sh").write_text(SCRIPT)
-    (workdir / "step.sh").chmod(0o755)
-    manifest = workdir / "slurm-app.toml"
-    manifest.write_text(MANIFEST.format(workdir=workdir))
+    manifest = write_session_files(
+        workdir, "slurm-app.toml", MANIFEST.format(workdir=workdir), {"step.sh": SCRIPT}
+    )
     db = tmp_path / "jobdeck.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")} | {"SLURM_CONF": slurm_conf}
     result = subprocess.run(

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +21,12 @@ from backends.local.backend import LocalBackend
 from backends.runners.files import RemoteFiles
 from backends.runners.local import LocalRunner
 from backends.runners.ssh import SshRunner
-from monitor.states import TERMINAL
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from cli_deck import CliDeck, Rows, described
 
 JOBS = Path(__file__).resolve().parent / "jobs"
-SETTLED = frozenset(state.value for state in TERMINAL)
 SSH_HOST = os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
-
-Rows = dict[tuple[str, int | None], dict[str, Any]]  # `list --json` rows by (name, task)
 
 
 @dataclass(frozen=True)
@@ -60,28 +55,20 @@ def transport(request: pytest.FixtureRequest, slurm_conf: str) -> Transport:
     return Transport("ssh", {"SLURM_CONF": slurm_conf, "JOBDECK_SSH_CONFIG": str(ssh_config)}, SSH_HOST)
 
 
-def jobdeck_executable() -> str:
-    """The console script installed in this virtualenv: the real entry point."""
-    beside = Path(sys.executable).parent / "jobdeck"
-    found = str(beside) if beside.exists() else shutil.which("jobdeck")
-    assert found, f"no `jobdeck` console script next to {sys.executable}: pip install -e ."
-    return found
-
-
 @dataclass
-class Deck:
-    """`jobdeck --db <folder>/state/jobdeck.db`, with the test job scripts copied into <folder>/work.
-    Remembers every scheduler ID it submitted (submit and resume) so they can be cancelled."""
+class Deck(CliDeck):
+    """jobdeck reaching the cluster through `transport`, with the test job scripts
+    (tests/validation/jobs) in its work folder; manifests are JSON."""
 
-    folder: Path
-    transport: Transport
-    submitted: list[str] = field(default_factory=list)
-    workdir: Path = field(init=False)
-    db: Path = field(init=False)
+    JOBS = JOBS
+    TIMEOUT = 90.0
+    described = staticmethod(described)
+
+    transport: Transport = field(kw_only=True)
 
     def __post_init__(self) -> None:
-        self.workdir = Path(shutil.copytree(JOBS, self.folder / "work"))
-        self.db = self.folder / "state" / "jobdeck.db"
+        super().__post_init__()
+        self.env.update(self.transport.env)
 
     def manifest(self, session: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]]) -> Path:
         """A JSON manifest with one cluster "c" reached through the transport."""
@@ -96,44 +83,6 @@ class Deck:
         assert all(o["error"] is None for o in outcomes), outcomes
         return {o["name"]: o for o in outcomes}
 
-    def run(
-        self,
-        *args: str,
-        env: Mapping[str, str] | None = None,
-        prefix: Sequence[str] = (),
-        timeout: float = 90,
-    ) -> subprocess.CompletedProcess[str]:
-        """The command as a user types it; `prefix` runs it under another program (e.g. setpriv)."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
-        result = subprocess.run(
-            [*prefix, jobdeck_executable(), "--db", str(self.db), *args],
-            capture_output=True,
-            text=True,
-            env={**base, **self.transport.env, **(env or {})},
-            cwd=self.folder,
-            timeout=timeout,
-        )
-        if args[0] in ("submit", "resume") and "--json" in args and result.stdout.startswith(("[", "{")):
-            self._remember(json.loads(result.stdout))
-        return result
-
-    def json(self, *args: str, env: Mapping[str, str] | None = None, ok: bool = True) -> Any:
-        """Run with --json; it must succeed unless `ok` is False."""
-        result = self.run(*args, "--json", env=env)
-        assert result.returncode == 0 or not ok, self.described(result)
-        return json.loads(result.stdout)
-
-    @staticmethod
-    def described(result: subprocess.CompletedProcess[str]) -> str:
-        """A finished command, for assertion messages."""
-        return (
-            f"{shlex.join(map(str, result.args))} exited {result.returncode}\n"
-            f"stdout: {result.stdout}\nstderr: {result.stderr}"
-        )
-
-    def rows(self, session: str) -> Rows:
-        return {(j["name"], j["task"]): j for j in self.json("list", "--session", session)}
-
     def sync_until(
         self,
         session: str,
@@ -144,34 +93,13 @@ class Deck:
         env: Mapping[str, str] | None = None,
     ) -> Rows:
         """`sync [flags]` then `list` until `done(rows)` (default: every job settled); the rows then."""
-        done = done or (lambda rows: all(j["state"] in SETTLED for j in rows.values()))
-        deadline = time.monotonic() + limit
-        while True:
-            self.json("sync", "--session", session, *flags, env=env)
-            rows = self.rows(session)
-            if done(rows):
-                return rows
-            if time.monotonic() > deadline:
-                states = {f"{n}[{t}]": j["state"] for (n, t), j in rows.items()}
-                raise AssertionError(f"{what or 'jobs settle'}: not within {limit:g} s; states now {states}")
-            time.sleep(0.5)
-
-    def _remember(self, data: Any) -> None:
-        outcomes = data if isinstance(data, list) else [p["submission"] for p in data.get("plans", [])]
-        self.submitted += [o["job_id"] for o in outcomes if o and o.get("job_id")]
-
-    def cancel_leftovers(self) -> None:
-        if self.submitted:
-            env = {**os.environ, "SLURM_CONF": self.transport.env["SLURM_CONF"]}
-            subprocess.run(
-                ["scancel", *self.submitted], env=env, capture_output=True, timeout=30, check=False
-            )
+        return self.sync_reports(session, done, limit, what, flags, env)[0]
 
 
 @pytest.fixture
 def deck(tmp_path: Path, transport: Transport) -> Iterator[Deck]:
     """jobdeck on a fresh database, reaching the cluster through `transport`."""
-    runner = Deck(tmp_path, transport)
+    runner = Deck(tmp_path, transport=transport)
     yield runner
     runner.cancel_leftovers()
 
