@@ -85,4 +85,5 @@ class HealthCheck:
         due = self._due.values
         if not due or min(due) > now:
             return []
+        # the jobs whose next warning is due by now, chosen without a Python loop over all of them
         return health_warnings(list(compress(jobs, map(now.__ge__, due))), now, settings)

@@ -58,7 +58,8 @@ class PollMemory:
         submit time among them (`now` standing for an unknown one)."""
         if self._asked.update(jobs):
             values = self._asked.values
-            asked = cast("list[tuple[str, float]]", list(compress(values, values)))  # the non-None ones
+            # the (ID, submit time) of the jobs a poll asks about, and those jobs: where a value is not None
+            asked = cast("list[tuple[str, float]]", list(compress(values, values)))
             self._jobs = list(compress(self._asked.jobs, values))
             ids = list(map(_ID, asked))
             if ids != self._ids:
@@ -77,7 +78,7 @@ class PollMemory:
             places = (
                 self._retry
                 if jobs is self._settled_for
-                else compress(count(), map(is_not, jobs, settled_jobs))
+                else compress(count(), map(is_not, jobs, settled_jobs))  # places of jobs that are new objects
             )
             if answer != self._settled_answer:
                 observed = self._observed_anew(answer)
@@ -89,7 +90,7 @@ class PollMemory:
             else:  # jobs came or left: find the others by identity (`settled_jobs` keeps them alive)
                 by_object = dict(zip(map(id, settled_jobs), settled_obs, strict=True))
                 other = map(is_not, now, map(by_object.get, map(id, jobs)))
-            places = compress(count(), other)
+            places = compress(count(), other)  # the places of the others
             self._observed = (list(jobs), now)  # the others are settled with what they are observed as
         self._unsettled = sorted(places)
         return [jobs[i] for i in self._unsettled]
@@ -106,6 +107,7 @@ class PollMemory:
         other = list(map(or_, map(is_not, answer, before), map(is_not, answer.values(), before.values())))
         if other.count(True) > len(other) // 4:
             return None
+        # the IDs of the entries that differ, in both answers
         ids = {*compress(answer, other), *compress(before, other)}
         if self._places is None:
             self._places = dict(zip(self._ids, count()))

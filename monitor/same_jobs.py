@@ -37,6 +37,7 @@ class PerJob(Generic[T]):
             return False
         derive, counts = self._derive, self.counts
         if len(old) == len(jobs):
+            # the places where the job is another object than at the last call (no Python loop)
             places = list(compress(range(len(jobs)), map(is_not, old, jobs)))
             new = [derive(jobs[i]) for i in places]  # nothing is changed before all are derived
             values = self.values
@@ -49,7 +50,7 @@ class PerJob(Generic[T]):
         else:  # jobs came or left: find the others by identity (`old` keeps them alive meanwhile)
             by_object = dict(zip(map(id, old), self.values, strict=True))
             values = list(map(by_object.get, map(id, jobs), repeat(_UNKNOWN)))  # type: ignore[arg-type]
-            for i in compress(count(), map(is_, values, repeat(_UNKNOWN))):
+            for i in compress(count(), map(is_, values, repeat(_UNKNOWN))):  # the places of new objects
                 values[i] = derive(jobs[i])
             self.values = values
             if counts is not None:

@@ -80,6 +80,7 @@ class SqueueReader:
         if len(old) != len(known):
             return None
         if len(lines) == len(old):  # compare each line with the one at its place
+            # the places where a line differs from the last answer's, compared in C
             places = list(compress(count(), map(ne, lines, old)))
             came, left = {lines[i] for i in places}, {old[i] for i in places}
             if len(came) == len(left) == len(places):  # lines that moved cancel out

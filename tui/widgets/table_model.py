@@ -142,7 +142,8 @@ class TableModel:
                 added.append(key)
                 structure = True
                 continue
-            found = tuple(compress(indexes, map(ne, before.cells, row.cells)))  # compared in C
+            # the indexes of the cells that differ from the row's last cells, compared in C
+            found = tuple(compress(indexes, map(ne, before.cells, row.cells)))
             changed[key] = column_sets.get(found) or column_sets.setdefault(found, frozenset(found))
             structure |= before.parent != row.parent
         if structure:
