@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -11,11 +12,12 @@ from typing import Any
 
 import click
 
-from monitor.chains import due_stages
+from monitor.chains import due_stages, unheld_stages
 from monitor.controller import WATCHED
 from monitor.errors import InputError
-from monitor.model import Event
-from monitor.states import IN_SCHEDULER, State
+from monitor.model import Event, SessionSummary
+from monitor.policies import due_restarts
+from monitor.states import State
 from monitor.supervisor import CycleOutcome, Supervisor
 from store.session_store import SessionStore
 from tui.cli_common import (
@@ -29,6 +31,7 @@ from tui.cli_common import (
 )
 from tui.cycle_report import cycle_report
 from tui.job_json import event_dict, iso
+from tui.submit_report import submission_dict
 from tui.wiring import close_controller, open_controller
 
 
@@ -38,15 +41,27 @@ async def _session_names(store: SessionStore, session: str | None, active_only: 
         return [session]
     names = []
     for summary in await store.sessions():
-        active = any(summary.counts.get(s) for s in (*IN_SCHEDULER, State.VALIDATING))
-        if active or not active_only:
+        if not active_only or await _work_left(store, summary):
             names.append(summary.name)
     return names
 
 
+async def _work_left(store: SessionStore, summary: SessionSummary) -> bool:
+    """Jobs the scheduler still holds or that wait for validation, chain stages still to submit,
+    failed jobs a restart policy will restart: what a monitor's cycle moves on."""
+    if any(summary.counts.get(s) for s in WATCHED):
+        return True
+    if not (summary.counts.get(State.PENDING) or summary.counts.get(State.FAILED)):
+        return False
+    jobs = await store.jobs(summary.name)
+    return bool(unheld_stages(jobs) or due_restarts([j for j in jobs if j.state is State.FAILED], math.inf))
+
+
 @click.command()
-@click.option("--session", "-s", help="Only this session (default: every session with active jobs).")
-@click.option("--dry-run", is_flag=True, help="Ask the scheduler but store nothing; print what would change.")
+@click.option("--session", "-s", help="Only this session (default: every session with work left).")
+@click.option(
+    "--dry-run", is_flag=True, help="Ask the scheduler but store and submit nothing; print what would happen."
+)
 @click.option("--no-validate", is_flag=True, help="Trust the scheduler's COMPLETED without checking outputs.")
 @click.option("--json", "as_json", is_flag=True)
 @with_db
@@ -55,54 +70,76 @@ async def _session_names(store: SessionStore, session: str | None, active_only: 
 async def sync(
     ctx: click.Context, session: str | None, dry_run: bool, no_validate: bool, as_json: bool
 ) -> None:
-    """Poll once: record what changed and validate jobs that completed. In read-only mode this is
-    a dry run: the scheduler is asked, nothing is stored."""
+    """Run one whole monitor cycle: poll, validate what completed, apply restart policies, submit
+    chain stages whose upstream succeeded. Made for cron: with no session, every session with work
+    left. Under the session's lease: when a live monitor holds it, sync says who and does nothing.
+    In read-only mode this is a dry run."""
     dry_run = dry_run or is_read_only(ctx)
     store = await open_store(ctx)
     report: list[dict[str, Any]] = []
-    failed = False
     try:
         for name in await _session_names(store, session, active_only=session is None):
             controller = await open_controller(store, name, validate=False if no_validate else None)
+            supervisor = Supervisor(controller)
             try:
-                outcome = await controller.poll(dry_run=dry_run)
+                outcome = await (supervisor.plan() if dry_run else supervisor.cycle())
             finally:
+                if not dry_run:
+                    await supervisor.release()
                 await close_controller(controller)
-            failed = failed or any(not h.ok for h in outcome.health.values())
-            report.append(
-                {
-                    "session": name,
-                    "dry_run": dry_run,
-                    "validated": controller.settings.validate,
-                    "changes": [event_dict(e) for e in outcome.events],
-                    "warnings": outcome.warnings,
-                    "clusters": {
-                        c: {
-                            "ok": h.ok,
-                            "error": h.error,
-                            "commands": list(h.commands),
-                            "seconds": round(h.seconds, 3),
-                        }
-                        for c, h in outcome.health.items()
-                    },
-                }
-            )
+            report.append(_sync_entry(name, outcome, dry_run, controller.settings.validate))
     finally:
         await store.close()
     if as_json:
         emit_json(report)
     else:
         for entry in report:
-            note = "" if entry["validated"] else " (not validating outputs: trusting the scheduler)"
-            click.echo(
-                f"{entry['session']}: {len(entry['changes'])} change(s){' (dry run)' if dry_run else ''}{note}"
-            )
-            for change in entry["changes"]:
-                click.echo(f"  {change['job']}: {change['message']}")
-            for warning in entry["warnings"]:
-                click.echo(f"  warning: {warning}", err=True)
-    if failed:
+            _print_sync_entry(entry)
+    if any(not cluster["ok"] for entry in report for cluster in entry["clusters"].values()):
         sys.exit(1)
+
+
+def _sync_entry(session: str, outcome: CycleOutcome, dry_run: bool, validated: bool) -> dict[str, Any]:
+    poll = outcome.poll
+    report = cycle_report(outcome)
+    warnings = [*report.poll_warnings, *report.warnings, *(f"{job}: {m}" for job, m in report.job_warnings)]
+    return {
+        "session": session,
+        "dry_run": dry_run,
+        "acting": outcome.acting,
+        "monitored_by": None if outcome.acting else outcome.lease.holder,
+        "monitored_since": None if outcome.acting else iso(outcome.lease.acquired_at),
+        "validated": validated,
+        "changes": [event_dict(e) for e in (poll.events if poll else [])],
+        "submitted": [submission_dict(o) for o in outcome.submitted],
+        "actions": list(report.restarts),
+        "warnings": warnings,
+        "clusters": {
+            c: {"ok": h.ok, "error": h.error, "commands": list(h.commands), "seconds": round(h.seconds, 3)}
+            for c, h in (poll.health.items() if poll else ())
+        },
+    }
+
+
+def _print_sync_entry(entry: dict[str, Any]) -> None:
+    if not entry["acting"]:
+        click.echo(
+            f"{entry['session']}: monitored by {entry['monitored_by']} since {entry['monitored_since']}; "
+            "nothing done here"
+        )
+        return
+    note = "" if entry["validated"] else " (not validating outputs: trusting the scheduler)"
+    dry = " (dry run)" if entry["dry_run"] else ""
+    click.echo(f"{entry['session']}: {len(entry['changes'])} change(s){dry}{note}")
+    for change in entry["changes"]:
+        click.echo(f"  {change['job']}: {change['message']}")
+    for action in entry["actions"]:
+        click.echo(f"  {action}")
+    for submitted in entry["submitted"]:
+        if submitted["dry_run"]:
+            click.echo(f"  would run: {submitted['command']}")
+    for warning in entry["warnings"]:
+        click.echo(f"  warning: {warning}", err=True)
 
 
 @click.command()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.model import Attempt, Event, Job, OutputStatus, SessionSummary
+from monitor.unwatched import Unwatched
 
 
 def iso(epoch: float | None) -> str | None:
@@ -75,7 +76,8 @@ def output_dict(output: OutputStatus) -> dict[str, Any]:
     return {"path": output.path, "present": output.present, "problem": output.problem, "size": output.size}
 
 
-def session_dict(summary: SessionSummary) -> dict[str, Any]:
+def session_dict(summary: SessionSummary, waiting: Unwatched | None = None) -> dict[str, Any]:
+    lease = summary.lease
     return {
         "name": summary.name,
         "manifest": summary.manifest_path,
@@ -83,4 +85,15 @@ def session_dict(summary: SessionSummary) -> dict[str, Any]:
         "last_activity": iso(summary.last_activity),
         "jobs": summary.total,
         "counts": {state.value: n for state, n in sorted(summary.counts.items())},
+        "last_cycle": iso(summary.last_cycle_at),
+        "last_cycle_by": summary.last_cycle_by,
+        "lease_holder": lease.holder if lease else None,
+        "unwatched": None
+        if waiting is None
+        else {
+            "since": iso(waiting.since),
+            "stages": waiting.stages,
+            "restarts": waiting.restarts,
+            "message": f"{waiting.summary()}: {waiting.advice(summary.name)}",
+        },
     }
