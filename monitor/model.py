@@ -5,6 +5,7 @@ Times are epoch seconds (float, UTC) everywhere; only views format them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -271,22 +272,34 @@ class AttemptPatch:
         return {name: value for name in self.__slots__ if (value := getattr(self, name)) is not KEEP}
 
 
-def apply_update(job: Job, update: JobUpdate, updated_at: float | None = None) -> Job:
+def apply_update(
+    job: Job,
+    update: JobUpdate,
+    updated_at: float | None = None,
+    stored: Callable[[str, Any], Any] | None = None,
+) -> Job:
     """`job` as it reads once `update` is stored (with `updated_at`, the time it is stored at): what
     a poll's later steps see before the store has it, and what the store keeps without reading the
-    job back (store.written)."""
+    job back (store.written, whose `stored` gives a field's value as SQLite gives it back)."""
     attempts = job.attempts
     if update.new_attempt is not None:
         attempts = (*attempts, replace(update.new_attempt, number=len(attempts) + 1))
     if update.attempt is not None and attempts:
-        attempts = (*attempts[:-1], replace(attempts[-1], **update.attempt.changes()))
+        changes = update.attempt.changes()
+        if stored is not None:
+            changes = {name: stored(name, value) for name, value in changes.items()}
+        attempts = (*attempts[:-1], replace(attempts[-1], **changes))
+    exit_code = update.exit_code if stored is None else stored("exit_code", update.exit_code)
     if update.clear_missing:
         missing = None
+    elif update.missing_since is None:
+        missing = job.missing_since
     else:
-        missing = job.missing_since if update.missing_since is None else update.missing_since
-    return replace(
-        job, state=update.state, reason=update.reason, exit_code=update.exit_code, attempts=attempts,
-        missing_since=missing, updated_at=job.updated_at if updated_at is None else updated_at,
+        missing = update.missing_since if stored is None else stored("missing_since", update.missing_since)
+    return Job(  # every field, in order: faster than replace() for the 10,000 jobs of a first poll
+        job.session, job.name, job.task, job.cluster, update.state, job.spec, update.reason, exit_code,
+        attempts, job.updated_at if updated_at is None else updated_at, missing, job.outputs_verified,
+        job.outputs_expected, job.id,
     )  # fmt: skip
 
 

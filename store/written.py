@@ -5,12 +5,11 @@ REAL column reads as a float). A job whose update adds an attempt or outputs is 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
-from monitor.model import AttemptPatch, Job, JobUpdate, apply_update
+from monitor.model import Job, JobUpdate, apply_update
 
-_REAL = frozenset({"submit_time", "start_time", "end_time", "log_grew_at"})
+_REAL = frozenset({"submit_time", "start_time", "end_time", "log_grew_at", "missing_since"})
 _INTEGER = frozenset({"exit_code", "requeues", "log_size"})
 
 
@@ -19,24 +18,12 @@ def stored_as(job: Job, updates: Sequence[JobUpdate], now: float) -> Job | None:
     for update in updates:
         if update.new_attempt is not None or update.outputs is not None:
             return None
-        job = apply_update(job, _stored_update(update), _real(now))
+        job = apply_update(job, update, _real(now), _as_stored)
     return job
 
 
-def _stored_update(update: JobUpdate) -> JobUpdate:
-    """`update` with the values SQLite will give back for it."""
-    attempt = update.attempt
-    if attempt is not None:
-        attempt = AttemptPatch(**{name: _as_stored(name, value) for name, value in attempt.changes().items()})
-    return replace(
-        update,
-        exit_code=_integer(update.exit_code),
-        missing_since=_real(update.missing_since),
-        attempt=attempt,
-    )
-
-
 def _as_stored(name: str, value: Any) -> Any:
+    """A field's value as SQLite gives it back."""
     if name in _REAL:
         return _real(value)
     if name in _INTEGER:
