@@ -27,13 +27,14 @@ def submission_dict(o: SubmitOutcome) -> dict[str, Any]:
 
 def submission_line(verb: str, o: SubmitOutcome) -> str:
     """One submission in a sentence: what a dry run would send, the job ID it got, or why not."""
+    job = f"{o.session}/{o.job_name}"  # as the job is named on the command line
     tasks = [t for t in o.tasks if t is not None]
     which = f" (tasks {format_indices(tasks)})" if tasks else ""
     if o.dry_run:
-        return f"would {verb} {o.job_name}{which} on {o.cluster}:\n{o.command}"
+        return f"would {verb} {job}{which} on {o.cluster}:\n{o.command}"
     if o.ok:
-        return f"{verb}: {o.job_name} submitted as job {o.scheduler_id}{which} on {o.cluster}"
-    return f"{verb} of {o.job_name}{which} on {o.cluster} failed: {o.error}"
+        return f"{verb}: {job} submitted as job {o.scheduler_id}{which} on {o.cluster}"
+    return f"{verb} of {job}{which} on {o.cluster} failed: {o.error}"
 
 
 def commands_text(outcomes: Sequence[SubmitOutcome]) -> str:

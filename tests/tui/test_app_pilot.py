@@ -325,7 +325,7 @@ async def test_r_resumes_exactly_the_missing_task_after_confirmation(live, make_
         await pilot.press("r")
         await app.until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
         await pilot.press("y")
-        await app.until(lambda: app.notes_with("resume: sweep submitted as job"), "the submission")
+        await app.until(lambda: app.notes_with("resume: live/sweep submitted as job"), "the submission")
         assert await live.submissions() == before + 1
         await pilot.press("enter")  # unfold
         for _ in range(100):
@@ -351,7 +351,7 @@ async def test_capital_r_restarts_a_failed_job_as_attempt_two(live, make_app) ->
         text = dialog_text(app)
         assert text.startswith("Restart 1 job(s) as a new attempt?") and "job.sh 3 - 0" in text
         await pilot.press("y")
-        await app.until(lambda: app.notes_with("restart: broken submitted as job"), "the submission")
+        await app.until(lambda: app.notes_with("restart: live/broken submitted as job"), "the submission")
         await app.until(lambda: app.row("broken")[2] == "2", "attempt 2 in the ATT column")
     assert await live.submissions() == before + 1
     jobs = await live.jobs()
