@@ -6,6 +6,7 @@ refuses is not sent again at every poll."""
 from __future__ import annotations
 
 import itertools
+import subprocess
 import time
 
 FAST = {"poll_interval": 1, "validate_grace": 0}
@@ -103,3 +104,24 @@ def test_stage_the_scheduler_refuses_is_not_sent_again_at_every_poll(local_deck)
     assert (second["state"], second["attempts"]) == ("PENDING", []), second
     sent = [e["message"] for e in second["events"] if e["message"].startswith("submit: intent")]
     assert len(sent) == 1, sent
+
+
+def test_a_later_sync_submits_the_stage_as_registered_whatever_the_manifest_file_says_now(local_deck):
+    """A stage's arguments, outputs and gating are fixed at registration: a sync run after the
+    manifest file was rewritten (and from another folder) submits what a live monitor would have."""
+    deck = local_deck
+    manifest = deck.manifest([deck.loop("loop", 2, sleep=0)], **FAST)
+    deck.submit(manifest)
+    manifest.write_text(manifest.read_text().replace('"--period"', '"--sleep", "100", "--period"'))
+    elsewhere = deck.folder / "elsewhere"
+    elsewhere.mkdir()
+
+    def synced() -> dict | None:
+        subprocess.run([*deck.command("sync")], cwd=elsewhere, env=deck.full_env, capture_output=True, timeout=60)
+        jobs = deck.jobs()
+        return jobs if jobs["loop-1"]["state"] == "SUCCEEDED" else None
+
+    jobs = deck.wait_for(synced, 60, "sync alone runs both periods")
+    assert deck.periods_logged(jobs["loop-1"]) == [(1, 2)], deck.log(jobs["loop-1"])
+    assert "--sleep 100" not in deck.log(jobs["loop-1"])
+    assert (deck.workdir / "out" / "1.txt").exists()
