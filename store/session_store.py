@@ -130,7 +130,8 @@ class SessionStore:
         session_id = await self.session_id(session)
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE sessions SET last_cycle_at = ?, last_cycle_by = ? WHERE id = ?", (at, holder, session_id)
+                "UPDATE sessions SET last_cycle_at = ?, last_cycle_by = ? WHERE id = ?",
+                (at, holder, session_id),
             )
 
     # -- jobs -------------------------------------------------------------------------------

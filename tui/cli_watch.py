@@ -175,7 +175,9 @@ def attach(
                     await watch.follow(names, interval, exit_when_done)
                 else:
                     # --all keeps watching sessions registered after it started (a service runs for days)
-                    later = (lambda: _session_names(store, None, not include_completed)) if all_sessions else None
+                    later = (
+                        (lambda: _session_names(store, None, not include_completed)) if all_sessions else None
+                    )
                     await watch.run(names, interval, exit_when_done, later)
             return names
         finally:
@@ -238,7 +240,9 @@ class Watch:
             while True:
                 for name in [*names, *(await later() if later else [])]:
                     if name not in supervisors:
-                        supervisors[name] = Supervisor(await open_controller(self.store, name), interval=interval)
+                        supervisors[name] = Supervisor(
+                            await open_controller(self.store, name), interval=interval
+                        )
                         cursors[name] = await self._last_event(name)
                 delays = []
                 for name, supervisor in supervisors.items():

@@ -31,7 +31,9 @@ def cron(deck: Any, done: Callable[[Rows], bool], limit: float, what: str) -> Ro
     """`jobdeck sync` twice at once, every second, until `done(jobs)`; every run must succeed."""
 
     def tick() -> Rows | None:
-        runs = deck.run_all(["--db", str(deck.db), "sync", "--json"], ["--db", str(deck.db), "sync", "--json"])
+        runs = deck.run_all(
+            ["--db", str(deck.db), "sync", "--json"], ["--db", str(deck.db), "sync", "--json"]
+        )
         for run in runs:
             assert run.returncode == 0, shown(run)
             for entry in json.loads(run.stdout):
@@ -60,7 +62,9 @@ def test_sync_alone_holds_the_stage_after_a_stage_that_left_its_output_out(slurm
     assert list(deck.submit(manifest)) == [first]
 
     jobs = cron(deck, lambda jobs: jobs[middle]["state"] == "FAILED", 120, f"{middle} settles FAILED")
-    assert (jobs[middle]["exit_code"], jobs[first]["state"]) == (0, "SUCCEEDED"), jobs  # exit 0, output missing
+    assert (jobs[middle]["exit_code"], jobs[first]["state"]) == (0, "SUCCEEDED"), (
+        jobs
+    )  # exit 0, output missing
     held = jobs[last]
     assert (held["state"], held["job_id"]) == ("PENDING", None), held
     assert held["reason"].startswith(f"held: {middle} FAILED"), held

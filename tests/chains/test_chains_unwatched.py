@@ -17,7 +17,12 @@ from tui.widgets.status_bar import StatusBar
 FAST = {"poll_interval": 1, "validate_grace": 0}
 CHAIN = [
     {"name": "first", "args": ["--write", "out/first.txt"], "outputs": ["out/first.txt"]},
-    {"name": "second", "after": ["first"], "args": ["--write", "out/second.txt"], "outputs": ["out/second.txt"]},
+    {
+        "name": "second",
+        "after": ["first"],
+        "args": ["--write", "out/second.txt"],
+        "outputs": ["out/second.txt"],
+    },
 ]
 
 
@@ -46,7 +51,9 @@ async def test_waiting_stages_without_a_monitor_are_said_until_a_cycle_runs(loca
         bar = str(app.screen.query_one(StatusBar).content)
         assert "unwatched by any monitor yet: 1 stage wait" in bar, bar
 
-    deck.wait_for(lambda: deck.json("sync") and deck.jobs()["second"]["attempt"] == 1, 30, "sync submits second")
+    deck.wait_for(
+        lambda: deck.json("sync") and deck.jobs()["second"]["attempt"] == 1, 30, "sync submits second"
+    )
     (listed,) = deck.json("sessions")
     assert listed["last_cycle"] and listed["last_cycle_by"] and listed["unwatched"] is None, listed
     assert "unwatched" not in deck.run("sessions").stdout

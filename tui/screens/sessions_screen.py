@@ -32,7 +32,6 @@ class SessionsScreen(Screen[None]):
     BINDINGS = [Binding("enter", "open", "Open", id="sessions.open")]
     told_empty = False  # the "no sessions yet" notice is shown once, until sessions appear
 
-
     def compose(self) -> ComposeResult:
         yield Label("jobdeck — sessions", id="title")
         table: DataTable[str] = DataTable(cursor_type="row", id="sessions")
