@@ -26,7 +26,11 @@ class Unwatched:
 
     def summary(self) -> str:
         """ "unwatched since 14:02: 3 stages and 1 restart wait" """
-        when = "by any monitor yet" if self.since is None else time.strftime("since %H:%M", time.localtime(self.since))
+        when = (
+            "by any monitor yet"
+            if self.since is None
+            else time.strftime("since %H:%M", time.localtime(self.since))
+        )
         waiting = [_count(self.stages, "stage"), _count(self.restarts, "restart")]
         return f"unwatched {when}: {' and '.join(w for w in waiting if w)} wait"
 

@@ -7,7 +7,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import click
@@ -80,7 +80,7 @@ async def sync(
     try:
         for name in await _session_names(store, session, active_only=session is None):
             controller = await open_controller(store, name, validate=False if no_validate else None)
-            supervisor = Supervisor(controller)
+            supervisor = Supervisor(controller, reattach=False)
             try:
                 outcome = await (supervisor.plan() if dry_run else supervisor.cycle())
             finally:
@@ -176,7 +176,11 @@ def attach(
                 if is_read_only(ctx):
                     await watch.follow(names, interval, exit_when_done)
                 else:
-                    await watch.run(names, interval, exit_when_done)
+                    # --all keeps watching sessions registered after it started (a service runs for days)
+                    later = (
+                        (lambda: _session_names(store, None, not include_completed)) if all_sessions else None
+                    )
+                    await watch.run(names, interval, exit_when_done, later)
             return names
         finally:
             await store.close()
@@ -223,20 +227,34 @@ class Watch:
             click.echo(f"{time.strftime('%H:%M:%S')}  {message}", err=err)
         sys.stdout.flush()
 
-    async def run(self, names: Sequence[str], interval: float | None, exit_when_done: bool) -> None:
-        supervisors = [Supervisor(await open_controller(self.store, n), interval=interval) for n in names]
-        cursors = {s.controller.session: await self._last_event(s.controller.session) for s in supervisors}
+    async def run(
+        self,
+        names: Sequence[str],
+        interval: float | None,
+        exit_when_done: bool,
+        later: Callable[[], Awaitable[list[str]]] | None = None,
+    ) -> None:
+        """Cycle every session until stopped (or done); `later` names the sessions to watch at each
+        round, so one registered meanwhile is watched too."""
+        supervisors: dict[str, Supervisor] = {}
+        cursors: dict[str, int] = {}
         try:
             while True:
+                for name in [*names, *(await later() if later else [])]:
+                    if name not in supervisors:
+                        supervisors[name] = Supervisor(
+                            await open_controller(self.store, name), interval=interval
+                        )
+                        cursors[name] = await self._last_event(name)
                 delays = []
-                for supervisor in supervisors:
+                for name, supervisor in supervisors.items():
                     delays.append(supervisor.next_delay(await self._cycle(supervisor)))
-                    await self._print_new(supervisor.controller.session, cursors)
-                if exit_when_done and not await self._active(names):
+                    await self._print_new(name, cursors)
+                if exit_when_done and not await self._active(list(supervisors)):
                     return
-                await asyncio.sleep(min(delays))
+                await asyncio.sleep(min(delays, default=interval or 5.0))
         finally:
-            for supervisor in supervisors:
+            for supervisor in supervisors.values():
                 await supervisor.release()
                 await close_controller(supervisor.controller)
 

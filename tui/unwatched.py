@@ -14,7 +14,9 @@ from store.session_store import SessionStore
 
 async def session_unwatched(store: SessionStore, summary: SessionSummary) -> Unwatched | None:
     """None while a monitor holds the lease, or when nothing waits (read without loading jobs then)."""
-    if summary.lease is not None or not (summary.counts.get(State.PENDING) or summary.counts.get(State.FAILED)):
+    if summary.lease is not None or not (
+        summary.counts.get(State.PENDING) or summary.counts.get(State.FAILED)
+    ):
         return None
     _, manifest = await store.session_manifest(summary.name)
     interval = SessionConfig.model_validate(manifest["session"]).poll_interval
