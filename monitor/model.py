@@ -10,6 +10,10 @@ from typing import Any
 
 from monitor.states import State
 
+TAG_PREFIX = "jobdeck:"
+"""Every submission's tag (SLURM comment, Kubernetes annotation) starts so: a job carrying one was
+submitted by a jobdeck, never resubmitted by hand."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobKey:
