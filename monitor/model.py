@@ -127,6 +127,7 @@ class PollReport:
     commands: tuple[str, ...] = ()  # scheduler commands run, for "be kind to the controller" counts
     finished_source: bool = True  # False when no source for finished jobs answered (accounting off
     # and scontrol failed): absence then proves even less, and nothing may become LOST
+    notices: tuple[str, ...] = ()  # about the connection, said once (no command agent on the host)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ def make_runner(cluster: ClusterConfig) -> Runner:
         known_hosts=cluster.known_hosts,
         config_paths=[config] if config else None,
         accept_new_host_key=cluster.accept_new_host_key,
+        agent_python=cluster.agent_python or None,
     )
 
 

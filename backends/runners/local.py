@@ -72,6 +72,10 @@ class LocalRunner:
                 stdout = _read_from_start(out)
         return CommandResult(argv, returncode, stdout, stderr, time.monotonic() - started)
 
+    def take_notices(self) -> list[str]:
+        """Nothing to tell: a local command is always a subprocess."""
+        return []
+
     async def close(self) -> None:
         """Nothing to release: every call owns its process."""
 
