@@ -254,7 +254,7 @@ class Controller:
                 )
                 return [], health, [f"{cluster}: {exc}"], jobs
             commands += report.commands
-            warnings += report.notices
+            warnings += [f"{cluster}: {notice}" for notice in report.notices]
             updates = self._reconciled(memory, report, started, mapper)
         current = _after_all(jobs, updates)
         ended = _ended(jobs, updates)

@@ -6,13 +6,13 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 
 from monitor.chains import due_stages
-from monitor.controller import WATCHED
+from monitor.controller import WATCHED, ClusterHealth
 from monitor.errors import InputError
 from monitor.model import Event
 from monitor.states import IN_SCHEDULER, State
@@ -75,15 +75,7 @@ async def sync(
                     "validated": controller.settings.validate,
                     "changes": [event_dict(e) for e in outcome.events],
                     "warnings": outcome.warnings,
-                    "clusters": {
-                        c: {
-                            "ok": h.ok,
-                            "error": h.error,
-                            "commands": list(h.commands),
-                            "seconds": round(h.seconds, 3),
-                        }
-                        for c, h in outcome.health.items()
-                    },
+                    "clusters": _clusters_dict(outcome.health),
                 }
             )
     finally:
@@ -104,6 +96,14 @@ async def sync(
         sys.exit(1)
 
 
+def _clusters_dict(health: Mapping[str, ClusterHealth]) -> dict[str, dict[str, Any]]:
+    """Each cluster's answer to a poll: the status bar's figures (commands run, seconds taken)."""
+    return {
+        c: {"ok": h.ok, "error": h.error, "commands": list(h.commands), "seconds": round(h.seconds, 3)}
+        for c, h in health.items()
+    }
+
+
 @click.command()
 @click.argument("session", required=False)
 @click.option(
@@ -113,7 +113,9 @@ async def sync(
 @click.option("--include-completed", is_flag=True, help="With --all, also sessions whose jobs all settled.")
 @click.option("--interval", type=click.FloatRange(min=0.2), default=None, help="Seconds between polls.")
 @click.option("--exit-when-done", is_flag=True, help="Stop once no job is queued, running or validating.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event (JSON lines).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per event and per poll cycle (JSON lines)."
+)
 @with_db
 @click.pass_context
 def attach(
@@ -249,6 +251,13 @@ class Watch:
         poll = outcome.poll
         if poll is None:
             return
+        if self.as_json:
+            cycle = {"at": iso(time.time()), "kind": "cycle", "session": session}
+            click.echo(json.dumps({**cycle, "clusters": _clusters_dict(poll.health)}, ensure_ascii=False))
+        unreachable = {c for c, h in poll.health.items() if not h.ok}  # said below, once
+        for line in poll.warnings:
+            if line.partition(": ")[0] not in unreachable:
+                self.say("warning", f"{session}: {line}", err=True)
         for cluster, health in poll.health.items():
             if health.error:
                 self.say(
