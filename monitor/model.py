@@ -139,6 +139,16 @@ class PathStat:
     sha256: str | None = None
 
 
+def read_range(offset: int, limit: int, size: int) -> tuple[int, int]:
+    """Where a read of `limit` bytes from `offset` starts, and how many bytes it may take, in a file
+    of `size` bytes. A negative offset counts from the end and the read stops at `size`, so opening
+    a log's tail is one read whose data ends where the size says."""
+    if offset >= 0:
+        return offset, max(0, limit)
+    start = max(0, size + offset)
+    return start, max(0, min(limit, size - start))
+
+
 @dataclass(frozen=True, slots=True)
 class ReadChunk:
     """Bytes of a file from an offset, its size when read, and its identity ("device:inode"), so a

@@ -86,7 +86,7 @@ class RemoteFiles:
         if len(set(paths)) != len(paths):
             raise ValueError("read_many: a path is asked for twice")
         data = b"".join(
-            f"{path}\0{max(0, offset)}\0{max(0, limit)}\0".encode(errors="surrogateescape")
+            f"{path}\0{offset}\0{max(0, limit)}\0".encode(errors="surrogateescape")
             for path, offset, limit in requests
         )
         result = await self.runner.run(READ_MANY_ARGV, input=data, timeout=self.timeout)

@@ -110,6 +110,18 @@ async def test_offsets_and_limits_select_the_range_and_the_size_is_the_whole_fil
     ]
 
 
+async def test_a_negative_offset_reads_the_last_bytes_up_to_the_size(runner: Runner, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 1000
+    big, small = tmp_path / "big", tmp_path / "small"
+    big.write_bytes(data)
+    small.write_bytes(b"short\n")
+
+    found = await RemoteFiles(runner).read_many([(str(big), -1000, 1000), (str(small), -1000, 1000)])
+
+    assert found[str(big)] == ReadChunk(data[-1000:], len(data), identity(big))
+    assert found[str(small)] == ReadChunk(b"short\n", 6, identity(small))
+
+
 async def test_a_replaced_file_has_another_identity(runner: Runner, tmp_path: Path) -> None:
     path = tmp_path / "job.log"
     path.write_bytes(b"old\n")
