@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -86,13 +86,22 @@ class Agent:
     ) -> tuple[int, bytes, bytes]:
         """(exit code, stdout, stderr). CommandTimedOut when the agent killed it at `timeout`,
         AgentFailed when the agent did not answer in time or is broken (then it is closed)."""
+        return await self._ask(lambda rid: encode_request(rid, argv, env, input or b"", timeout), timeout)
+
+    async def read_frames(self, requests: bytes, timeout: float) -> tuple[int, bytes, bytes]:
+        """The frames of backends/runners/frames.py for NUL-separated (path, offset, limit) triples,
+        read by the agent itself (no command starts), answered as a command's would be."""
+        return await self._ask(lambda rid: b"F %s %d\n%s" % (rid, len(requests), requests), timeout)
+
+    async def _ask(self, request: Callable[[bytes], bytes], timeout: float) -> tuple[int, bytes, bytes]:
+        """Send the request built for a new id and wait for its answer."""
         if self.failure is not None:
             raise AgentFailed(self.failure)
         rid = str(next(self._ids)).encode()
         future = asyncio.get_running_loop().create_future()
         self._waiting[rid] = future
         try:
-            self._process.stdin.write(encode_request(rid, argv, env, input or b"", timeout))
+            self._process.stdin.write(request(rid))
             async with asyncio.timeout(timeout + GRACE):
                 return await future
         except TimeoutError:

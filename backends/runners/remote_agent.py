@@ -8,10 +8,12 @@ see. Several run at once, each in its own process group.
 
 Requests on stdin, one ASCII header line each, then the bytes its lengths announce:
     R <id> <timeout> <stdin length> <argc> <envc> <length of each arg, then each NAME=value>\\n
+    F <id> <length>\\n<NUL-separated path, offset, limit triples>   read byte ranges here, no process
     K <id>\\n                                       kill that command (its caller gave up)
 Answers on stdout, in the order commands end:
     jobdeck-agent 1\\n                              once, when ready
-    X <id> <exit code> <stdout length> <stderr length>\\n<stdout><stderr>
+    X <id> <exit code> <stdout length> <stderr length>\\n<stdout><stderr>   (for F: the frames of
+                                                 backends/runners/frames.py on stdout, exit code 0)
     T <id> <stdout length> <stderr length>\\n<stdout><stderr>    killed at its timeout
 An exit code is negative for a command killed by a signal, as asyncssh reports it.
 """
@@ -23,6 +25,49 @@ import sys
 import threading
 
 READY = b"jobdeck-agent 1\n"
+
+
+def read_frames(requests):
+    """The answer backends/runners/frames.py's script gives to the same (path, offset, limit)
+    triples, read in this process: a log's tail costs no command. The local runner imports it."""
+    fields = requests.split(b"\0")
+    return b"".join(
+        _frame(fields[k], int(fields[k + 1]), int(fields[k + 2])) for k in range(0, len(fields) - 2, 3)
+    )
+
+
+def _frame(path, offset, limit):
+    """One file's frame: data, size and identity from one descriptor (never blocking on a FIFO)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return b"M %d\n" % len(path) + path
+    except OSError as exc:
+        return _error_frame(path, exc)
+    try:
+        measured = os.fstat(fd).st_size if offset < 0 else None
+        start = offset if measured is None else max(0, measured + offset)  # from the end: stop at the size
+        limit = limit if measured is None else max(0, min(limit, measured - start))
+        chunks, got = [], 0
+        while got < limit:
+            chunk = os.pread(fd, limit - got, start + got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        info = os.fstat(fd)
+    except OSError as exc:
+        return _error_frame(path, exc)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    size = info.st_size if measured is None else measured
+    return b"F %d %d %d %d:%d\n" % (len(path), len(data), size, info.st_dev, info.st_ino) + path + data
+
+
+def _error_frame(path, exc):
+    message = (os.strerror(exc.errno) if exc.errno else str(exc)).encode()
+    return b"E %d %d\n" % (len(path), len(message)) + path + message
 
 
 def login_environment():
@@ -74,6 +119,12 @@ def main():
             running.pop(rid, None)
         answer(b"X %s %d" % (rid, process.returncode), out, err)
 
+    def read_files(rid, data):
+        try:
+            answer(b"X %s 0" % rid, read_frames(data), b"")
+        except Exception as exc:  # a bad request: its caller gets the reason, the agent carries on
+            answer(b"X %s 1" % rid, b"", ("agent: %s\n" % exc).encode())
+
     def exact(count):
         data = requests.read(count)
         if len(data) != count:
@@ -91,6 +142,10 @@ def main():
                 process = running.get(fields[1])
                 if process is not None:
                     kill(process)
+                continue
+            if fields[0] == b"F":
+                data = exact(int(fields[2]))
+                threading.Thread(target=read_files, args=(fields[1], data), daemon=True).start()
                 continue
             rid, timeout, size, argc = fields[1], float(fields[2]), int(fields[3]), int(fields[4])
             lengths = [int(n) for n in fields[6:]]

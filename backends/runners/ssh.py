@@ -9,7 +9,7 @@ import asyncio
 import re
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -17,7 +17,7 @@ from typing import cast
 import asyncssh
 
 from backends.runners.agent import Agent, AgentFailed, AgentUnavailable, CommandTimedOut
-from backends.runners.base import CommandResult
+from backends.runners.base import READ_FRAMES, CommandResult
 from backends.runners.local import command_line
 from backends.runners.ssh_target import HostKeyCheck, SshTarget, resolve_target
 from monitor.errors import BackendUnavailable
@@ -102,33 +102,60 @@ class SshRunner:
         argv = tuple(argv)
         env = _checked_env(env or {})
         started = time.monotonic()
+
+        async def by_agent(agent: Agent, left: float) -> tuple[int, bytes, bytes]:
+            return await agent.run(argv, input, left, env)
+
+        async def by_exec(conn: asyncssh.SSHClientConnection) -> tuple[int, bytes, bytes]:
+            async with self._channels:
+                return await self._exec(conn, _remote_command(argv, env), input)
+
+        answer = await self._call(command_line(argv), timeout, by_agent, by_exec)
+        assert answer is not None  # by_exec always answers
+        return CommandResult(argv, *answer, time.monotonic() - started)
+
+    async def read_frames(self, requests: bytes, timeout: float) -> CommandResult | None:
+        """Byte ranges read by the agent (see Runner.read_frames); None where there is no agent."""
+        started = time.monotonic()
+
+        async def by_agent(agent: Agent, left: float) -> tuple[int, bytes, bytes]:
+            return await agent.read_frames(requests, left)
+
+        answer = await self._call("a read of files", timeout, by_agent, None)
+        return None if answer is None else CommandResult(READ_FRAMES, *answer, time.monotonic() - started)
+
+    async def _call(
+        self,
+        what: str,
+        timeout: float,
+        by_agent: Callable[[Agent, float], Awaitable[tuple[int, bytes, bytes]]],
+        by_exec: Callable[[asyncssh.SSHClientConnection], Awaitable[tuple[int, bytes, bytes]]] | None,
+    ) -> tuple[int, bytes, bytes] | None:
+        """(exit code, stdout, stderr) from the agent, else from `by_exec` (None without it).
+        `timeout` covers connecting too; every failure is BackendUnavailable naming host and `what`."""
+        started = time.monotonic()
         agent: Agent | None = None
         try:
             async with asyncio.timeout(timeout):
                 conn = await self._connection()
                 agent = await self._agent_on(conn)
                 if agent is None:
-                    async with self._channels:
-                        code, stdout, stderr = await self._exec(conn, _remote_command(argv, env), input)
+                    answer = await by_exec(conn) if by_exec is not None else None
             if agent is not None:
-                left = max(0.001, started + timeout - time.monotonic())
-                code, stdout, stderr = await agent.run(argv, input, left, env)
+                answer = await by_agent(agent, max(0.001, started + timeout - time.monotonic()))
         except (TimeoutError, CommandTimedOut):
             killed = " and was killed" if agent is not None else ""
             raise BackendUnavailable(
-                f"ssh {self._target.name}: {command_line(argv)} did not finish within {timeout:g} s{killed}"
+                f"ssh {self._target.name}: {what} did not finish within {timeout:g} s{killed}"
             ) from None
         except AgentFailed as exc:
             raise BackendUnavailable(
-                f"ssh {self._target.name}: {command_line(argv)} got no answer: {exc}; "
-                "the next command starts a new agent"
+                f"ssh {self._target.name}: {what} got no answer: {exc}; the next command starts a new agent"
             ) from None
         except (OSError, asyncssh.Error) as exc:
-            raise BackendUnavailable(
-                f"ssh {self._target.name}: {command_line(argv)} failed ({exc})"
-            ) from None
+            raise BackendUnavailable(f"ssh {self._target.name}: {what} failed ({exc})") from None
         self._last_ok = time.time()
-        return CommandResult(argv, code, stdout, stderr, time.monotonic() - started)
+        return answer
 
     def take_notices(self) -> list[str]:
         """What the user should be told once (no agent on this host), since the last call."""

@@ -33,6 +33,12 @@ class Counting:
         self.commands.append(tuple(argv))
         return await self.runner.run(argv, **options)
 
+    async def read_frames(self, requests: bytes, timeout: float) -> CommandResult | None:
+        answer = await self.runner.read_frames(requests, timeout)
+        if answer is not None:
+            self.commands.append(answer.argv)
+        return answer
+
     async def close(self) -> None:
         await self.runner.close()
 
@@ -242,6 +248,9 @@ async def test_an_unexpected_answer_is_backend_unavailable(tmp_path: Path) -> No
 
         async def run(self, argv: Sequence[str], **_: object) -> CommandResult:
             return CommandResult(tuple(argv), 0, b"hello\n", b"", 0.0)
+
+        async def read_frames(self, requests: bytes, timeout: float) -> CommandResult:
+            return CommandResult(("read-frames",), 0, b"hello\n", b"", 0.0)
 
         async def close(self) -> None: ...
 
