@@ -134,7 +134,6 @@ class SshRunner:
         """(exit code, stdout, stderr) from the agent, else from `by_exec` (None without it).
         `timeout` covers connecting too; every failure is BackendUnavailable naming host and `what`."""
         started = time.monotonic()
-        agent: Agent | None = None
         try:
             async with asyncio.timeout(timeout):
                 conn = await self._connection()
@@ -143,8 +142,8 @@ class SshRunner:
                     answer = await by_exec(conn) if by_exec is not None else None
             if agent is not None:
                 answer = await by_agent(agent, max(0.001, started + timeout - time.monotonic()))
-        except (TimeoutError, CommandTimedOut):
-            killed = " and was killed" if agent is not None else ""
+        except (TimeoutError, CommandTimedOut) as exc:
+            killed = " and was killed" if isinstance(exc, CommandTimedOut) else ""
             raise BackendUnavailable(
                 f"ssh {self._target.name}: {what} did not finish within {timeout:g} s{killed}"
             ) from None
