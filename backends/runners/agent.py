@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shlex
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -25,6 +26,7 @@ READY = b"jobdeck-agent 1\n"
 GRACE = 5.0  # how long past a command's timeout the agent may take to say it killed it
 _JUNK_BEFORE_READY = 64 * 1024  # what rc files may print before the agent speaks
 _KEPT_STDERR = 2048
+_COMPRESS_FROM = 256 * 1024  # bytes of stdin from which a request is compressed
 
 
 class AgentUnavailable(Exception):
@@ -131,9 +133,14 @@ class Agent:
             while True:
                 header = await stdout.readuntil(b"\n")
                 kind, rid, *counts = header.split()
-                out_length, err_length = int(counts[-2]), int(counts[-1])
-                out = await stdout.readexactly(out_length)
-                err = await stdout.readexactly(err_length)
+                if kind in (b"x", b"t"):  # compressed: the last count is the compressed length
+                    body = zlib.decompress(await stdout.readexactly(int(counts.pop())))
+                    kind = kind.upper()
+                else:
+                    body = await stdout.readexactly(int(counts[-2]) + int(counts[-1]))
+                out, err = body[: int(counts[-2])], body[int(counts[-2]) :]
+                if len(err) != int(counts[-1]):
+                    raise ValueError(f"answer of {len(body)} bytes for {header[:80]!r}")
                 future = self._waiting.get(rid)
                 if future is None or future.done():
                     continue  # its caller gave up (the kill request crossed the answer)
@@ -145,7 +152,7 @@ class Agent:
                     raise ValueError(f"unknown answer {header[:80]!r}")
         except asyncio.IncompleteReadError:
             self._fail(f"the agent exited ({_last_line(self._stderr, self._process.exit_status)})")
-        except (ValueError, IndexError, asyncssh.Error, OSError) as exc:
+        except (ValueError, IndexError, zlib.error, asyncssh.Error, OSError) as exc:
             self._fail(f"the agent answered out of form ({exc})")
 
     async def _keep_stderr(self) -> None:
@@ -166,10 +173,14 @@ class Agent:
 
 
 def encode_request(rid: bytes, argv: Sequence[str], env: Mapping[str, str], data: bytes, timeout: float) -> bytes:
-    """A run request: each argument and NAME=value travels as counted bytes, never parsed by a shell."""
+    """A run request: each argument and NAME=value travels as counted bytes, never parsed by a shell;
+    a large stdin compressed."""
     words = [w.encode(errors="surrogateescape") for w in (*argv, *(f"{k}={v}" for k, v in env.items()))]
     lengths = " ".join(str(len(w)) for w in words)
-    header = f"R {rid.decode()} {timeout!r} {len(data)} {len(argv)} {len(env)} {lengths}\n".encode()
+    kind = "R"
+    if len(data) >= _COMPRESS_FROM:
+        kind, data = "r", zlib.compress(data, 1)
+    header = f"{kind} {rid.decode()} {timeout!r} {len(data)} {len(argv)} {len(env)} {lengths}\n".encode()
     return b"".join((header, *words, data))
 
 

@@ -70,6 +70,7 @@ async def test_commands_see_the_environment_of_an_exec_channel(
 
 
 async def test_a_hung_command_is_killed_at_its_timeout_and_costs_only_itself(ssh_runner: SshRunner) -> None:
+    await ssh_runner.run(["true"])  # connected and the agent started: the 1 s is the command's alone
     hung_argv = ["sleep", "31.7"]
     hung = asyncio.create_task(ssh_runner.run(hung_argv, timeout=1))
     await wait_until(lambda: running(hung_argv))
@@ -109,6 +110,12 @@ async def test_large_binary_output_arrives_whole(ssh_runner: SshRunner, tmp_path
     (tmp_path / "blob").write_bytes(data)
     result = await ssh_runner.run(["cat", str(tmp_path / "blob")])
     assert result.stdout == data and result.ok
+
+
+async def test_large_input_and_output_of_any_bytes_arrive_whole(ssh_runner: SshRunner) -> None:
+    data = os.urandom(1 << 20) + bytes(range(256)) * 4096  # what compresses and what does not
+    result = await ssh_runner.run(["sh", "-c", 'cat; cat "$0" >&2', "/proc/self/cmdline"], input=data)
+    assert (result.stdout, result.ok) == (data, True) and result.stderr.startswith(b"cat\0")
 
 
 async def test_without_an_agent_commands_use_exec_channels_and_say_so_once(ssh_server: SshServer) -> None:
