@@ -20,7 +20,7 @@ NEVER_READING = (*NEVER_HEADLESS, "pydantic", "backends", "monitor.controller", 
 
 def imported(deck: Deck, *args: str) -> set[str]:
     """The modules `jobdeck --db DB ARGS` imported, from Python's own import log."""
-    entry = "import sys; from tui.cli import main; sys.exit(main())"
+    entry = "import sys; from tui.entry import main; sys.exit(main())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", entry, "--db", str(deck.db), *args],
