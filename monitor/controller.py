@@ -255,6 +255,7 @@ class Controller:
                 )
                 return [], health, [f"{cluster}: {exc}"], jobs
             commands += report.commands
+            warnings += [f"{cluster}: {notice}" for notice in report.notices]
             updates = self._reconciled(memory, report, started, mapper)
         current = jobs_after(jobs, updates)
         ended = _ended(jobs, updates)

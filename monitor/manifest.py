@@ -148,6 +148,7 @@ class ClusterSection(_Strict):
     identity_file: PathText | None = None
     known_hosts: PathText | None = None
     accept_new_host_key: bool = False
+    agent_python: str = "python3"  # starts the command agent on the host; "" for a login shell per command
     workdir: PathText | None = None
     max_parallel: int = Field(4, gt=0)  # local backend
     context: str | None = None  # kubernetes
@@ -170,7 +171,7 @@ class ClusterConfig(ClusterSection):
         return self.host is None and self.backend != "kubernetes"
 
 
-_SSH_KEYS = ("host", "port", "user", "identity_file", "known_hosts", "accept_new_host_key")
+_SSH_KEYS = ("host", "port", "user", "identity_file", "known_hosts", "accept_new_host_key", "agent_python")
 _BACKEND_KEYS = {
     "slurm": frozenset(_SSH_KEYS),
     "local": frozenset({"max_parallel"}),

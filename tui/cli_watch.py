@@ -7,13 +7,13 @@ import json
 import math
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import click
 
 from monitor.chains import due_stages, unheld_stages
-from monitor.controller import WATCHED
+from monitor.controller import WATCHED, ClusterHealth
 from monitor.errors import InputError
 from monitor.model import Event, SessionSummary
 from monitor.policies import due_restarts
@@ -97,6 +97,14 @@ async def sync(
         sys.exit(1)
 
 
+def _clusters_dict(health: Mapping[str, ClusterHealth]) -> dict[str, dict[str, Any]]:
+    """Each cluster's answer to a poll: the status bar's figures (commands run, seconds taken)."""
+    return {
+        c: {"ok": h.ok, "error": h.error, "commands": list(h.commands), "seconds": round(h.seconds, 3)}
+        for c, h in health.items()
+    }
+
+
 def _sync_entry(session: str, outcome: CycleOutcome, dry_run: bool, validated: bool) -> dict[str, Any]:
     poll = outcome.poll
     warnings = [*(poll.warnings if poll else []), *outcome.warnings]
@@ -112,10 +120,7 @@ def _sync_entry(session: str, outcome: CycleOutcome, dry_run: bool, validated: b
         "submitted": [submit_outcome_dict(o) for o in outcome.submitted],
         "actions": outcome.restarts,
         "warnings": warnings,
-        "clusters": {
-            c: {"ok": h.ok, "error": h.error, "commands": list(h.commands), "seconds": round(h.seconds, 3)}
-            for c, h in (poll.health.items() if poll else ())
-        },
+        "clusters": _clusters_dict(poll.health) if poll else {},
     }
 
 
@@ -149,7 +154,9 @@ def _print_sync_entry(entry: dict[str, Any]) -> None:
 @click.option("--include-completed", is_flag=True, help="With --all, also sessions whose jobs all settled.")
 @click.option("--interval", type=click.FloatRange(min=0.2), default=None, help="Seconds between polls.")
 @click.option("--exit-when-done", is_flag=True, help="Stop once no job is queued, running or validating.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event (JSON lines).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per event and per poll cycle (JSON lines)."
+)
 @with_db
 @click.pass_context
 def attach(
@@ -303,6 +310,13 @@ class Watch:
         poll = outcome.poll
         if poll is None:
             return
+        if self.as_json:
+            cycle = {"at": iso(time.time()), "kind": "cycle", "session": session}
+            click.echo(json.dumps({**cycle, "clusters": _clusters_dict(poll.health)}, ensure_ascii=False))
+        unreachable = {c for c, h in poll.health.items() if not h.ok}  # said below, once
+        for line in poll.warnings:
+            if line.partition(": ")[0] not in unreachable:
+                self.say("warning", f"{session}: {line}", err=True)
         for cluster, health in poll.health.items():
             if health.error:
                 self.say(

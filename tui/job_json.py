@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.controller import SubmitOutcome
 from monitor.model import Attempt, Event, Job, OutputStatus, SessionSummary
 from monitor.unwatched import Unwatched
+
+if TYPE_CHECKING:
+    from monitor.controller import SubmitOutcome
 
 
 def iso(epoch: float | None) -> str | None:

@@ -32,7 +32,15 @@ from backends.kubernetes.observe import SOURCE, Json, indexes, observe, tasks_of
 from backends.runners.files import RemoteFiles
 from backends.runners.local import LocalRunner
 from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
-from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
+from monitor.model import (
+    Observation,
+    PathStat,
+    PollReport,
+    ReadChunk,
+    SubmitRequest,
+    SubmitResult,
+    read_range,
+)
 from monitor.state_map import DELETED
 
 T = TypeVar("T")
@@ -262,7 +270,8 @@ class KubernetesBackend:
             data = await self._log(ref)
         except FileNotFoundError:
             return None
-        return ReadChunk(data[max(0, offset) : max(0, offset) + max(0, limit)], len(data), None)
+        start, length = read_range(offset, limit, len(data))
+        return ReadChunk(data[start : start + length], len(data), None)
 
     async def _log(self, ref: LogRef, tail_lines: int | None = None) -> bytes:
         """A container's log. FileNotFoundError when the pod is gone or its container has not
