@@ -27,6 +27,7 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, SS
 
 from backends.kubernetes.connection import Connection, ServiceAccount, Settings, connect
 from backends.kubernetes.job_spec import build_job
+from backends.kubernetes.log_follow import LogCopies
 from backends.kubernetes.naming import MANAGED_BY, SESSION, LogRef, label_value, parse_log_ref, task_id
 from backends.kubernetes.observe import SOURCE, Json, indexes, observe, tasks_of
 from backends.runners.files import RemoteFiles
@@ -38,7 +39,7 @@ from monitor.state_map import DELETED
 T = TypeVar("T")
 
 LOG_CAP = 16 * 1024 * 1024
-"""Most bytes of one container log read: the API serves a log whole, and the kubelet rotates at 10 MiB."""
+"""Most bytes of one container log answer: the kubelet rotates at 10 MiB."""
 GRACE = 5.0  # seconds a call may take beyond its request timeouts before it is given up on
 
 
@@ -74,6 +75,7 @@ class KubernetesBackend:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: Connection | None = None
         self._connecting = asyncio.Lock()
+        self._copies = LogCopies(self._log_since)
 
     @property
     def selector(self) -> str:
@@ -229,7 +231,7 @@ class KubernetesBackend:
         ref = _log_ref(path)
         if ref is None:
             return await self.files.read_bytes(path, offset, limit)
-        data = await self._log(ref)
+        data = await self._copies.read(ref)
         return data[max(0, offset) : max(0, offset) + max(0, limit)], len(data)
 
     async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
@@ -249,33 +251,47 @@ class KubernetesBackend:
         ref = _log_ref(path)
         if ref is None:
             raise FileNotFoundError(f"{path}: not a container log (no pod was seen for this attempt)")
-        return await self._log(ref, tail_lines=lines)
+        return await self._read_log(ref, {"limitBytes": str(LOG_CAP), "tailLines": str(lines)})
 
     async def _log_size(self, ref: LogRef) -> PathStat | None:
         try:
-            return PathStat(len(await self._log(ref)), time.time())
+            return PathStat(len(await self._copies.read(ref)), time.time())
         except FileNotFoundError:
             return None
 
     async def _log_chunk(self, ref: LogRef, offset: int, limit: int) -> ReadChunk | None:
         try:
-            data = await self._log(ref)
+            data = await self._copies.read(ref)
         except FileNotFoundError:
             return None
         return ReadChunk(data[max(0, offset) : max(0, offset) + max(0, limit)], len(data), None)
 
-    async def _log(self, ref: LogRef, tail_lines: int | None = None) -> bytes:
-        """A container's log. FileNotFoundError when the pod is gone or its container has not
-        started (the API answers 404 and 400)."""
+    async def _log_since(self, ref: LogRef, since: str | None) -> bytes:
+        """For log_follow.LogCopies: the log with a timestamp on every line, from `since` on."""
+        query = {"timestamps": "true", "limitBytes": str(LOG_CAP)}
+        if since is not None:
+            query["sinceTime"] = since
+        return await self._read_log(ref, query)
+
+    async def _read_log(self, ref: LogRef, query: dict[str, str]) -> bytes:
+        """GET pods/log, built by hand because the client has no `sinceTime`. FileNotFoundError when
+        the pod is gone or its container has not started (the API answers 404 and 400)."""
         what = f"read log {ref}"
-        options: dict[str, Any] = {"container": ref.container, "limit_bytes": LOG_CAP, **self._options}
-        if ref.previous:
-            options["previous"] = True
-        if tail_lines is not None:
-            options["tail_lines"] = tail_lines
+        query = {"container": ref.container, **query, **({"previous": "true"} if ref.previous else {})}
+
+        def request(c: Connection) -> bytes:
+            method, url, headers, body, post = c.api.param_serialize(
+                "GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
+                path_params={"namespace": ref.namespace, "name": ref.pod}, query_params=list(query.items()),
+                header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])  # fmt: skip
+            answer = c.api.call_api(method, url, headers, body, post, _request_timeout=self._options["_request_timeout"])
+            data = answer.read()
+            if not 200 <= answer.status <= 299:
+                raise ApiException(http_resp=answer)
+            return data
+
         try:
-            return await self._call(what, lambda c: _body(CoreV1Api(c.api).read_namespaced_pod_log(
-                ref.pod, ref.namespace, **options)))  # fmt: skip
+            return await self._call(what, request)
         except ApiException as exc:
             if exc.status in (400, 404):
                 raise FileNotFoundError(f"{ref}: {_api_message(exc)}") from None

@@ -1,0 +1,87 @@
+"""Container logs read without reading them again: the API serves a log whole, so a log that is
+followed is kept here and each later read asks only for the lines since the last one seen
+(`sinceTime` with `timestamps`). `sinceTime` has a resolution of one second, so the lines of that
+second come again; their own timestamps (nanoseconds) tell which were seen already.
+
+The copies are bounded: the least recently read are dropped past CACHE_BYTES, and read again whole
+if they are asked for again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from backends.kubernetes.naming import LogRef
+
+CACHE_BYTES = 32 * 1024 * 1024
+
+Fetch = Callable[[LogRef, str | None], Awaitable[bytes]]
+"""(log, sinceTime or None for the whole log) -> the API's answer with `timestamps=true`."""
+
+
+@dataclass(slots=True)
+class _Copy:
+    data: bytearray = field(default_factory=bytearray)
+    last_stamp: str = ""  # the timestamp of the last line taken (see _key)
+    at_last: int = 0  # how many lines taken carry exactly that timestamp
+
+
+class LogCopies:
+    """The logs being read, each kept whole and brought up to date by asking only for new lines."""
+
+    def __init__(self, fetch: Fetch, limit: int = CACHE_BYTES) -> None:
+        self._fetch = fetch
+        self._limit = limit
+        self._copies: OrderedDict[LogRef, _Copy] = OrderedDict()
+        self.transferred = 0  # bytes of log answers received, for benchmarks/k8s_log_follow_bench.py
+
+    async def read(self, ref: LogRef) -> bytes:
+        """The log as it is now. FileNotFoundError (the pod or container is gone) forgets the copy."""
+        copy = self._copies.pop(ref, None)
+        answer = await self._fetch(ref, _since(copy.last_stamp) if copy else None)
+        self.transferred += len(answer)
+        copy = copy or _Copy()
+        _take(copy, answer)
+        self._copies[ref] = copy
+        self._trim()
+        return bytes(copy.data)
+
+    def forget(self, ref: LogRef) -> None:
+        self._copies.pop(ref, None)
+
+    def _trim(self) -> None:
+        total = sum(len(c.data) for c in self._copies.values())
+        while total > self._limit and len(self._copies) > 1:
+            _, dropped = self._copies.popitem(last=False)
+            total -= len(dropped.data)
+
+
+def _since(stamp: str) -> str:
+    """The whole second of a nanosecond timestamp, as `sinceTime` takes it."""
+    return stamp.split(".", 1)[0].rstrip("Z") + "Z"
+
+
+def _take(copy: _Copy, answer: bytes) -> None:
+    """Append the lines of `answer` not taken yet, without their timestamps."""
+    old_stamp, old_count = copy.last_stamp, copy.at_last
+    for line in answer.splitlines(keepends=True):
+        stamp, _, text = line.partition(b" ")
+        when = _key(stamp.decode("ascii", "replace"))
+        if when < old_stamp:
+            continue
+        if when == old_stamp and old_count > 0:
+            old_count -= 1
+            continue
+        copy.data += text
+        if when == copy.last_stamp:
+            copy.at_last += 1
+        else:
+            copy.last_stamp, copy.at_last = when, 1
+
+
+def _key(stamp: str) -> str:
+    """A timestamp that sorts as text: its fraction padded to nanoseconds (RFC 3339 trims zeros)."""
+    head, _, fraction = stamp.rstrip("Z").partition(".")
+    return f"{head}.{fraction:0<9}Z"
