@@ -14,16 +14,16 @@ fi
 
 if ! python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv python3-pip >/dev/null
+        export DEBIAN_FRONTEND=noninteractive
+        out=$({ apt-get update -q && apt-get install -y -q python3 python3-venv python3-pip; } 2>&1) ||
+            { printf '%s\n' "$out" >&2; exit 1; }
     else
         echo "install.sh: needs Python >= 3.11 with the venv module (Debian: apt install python3-venv)" >&2
         exit 1
     fi
 fi
 
-python3 -m venv "$prefix"
-"$prefix/bin/pip" install -q --disable-pip-version-check .
+bash requirements/venv.sh "$prefix" requirements/runtime.txt
 mkdir -p "$bindir"
 ln -sf "$prefix/bin/jobdeck" "$bindir/jobdeck"
 echo "jobdeck installed in $prefix; command: $bindir/jobdeck"

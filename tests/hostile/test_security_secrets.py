@@ -125,7 +125,7 @@ def test_database_and_folder_are_owner_only_even_under_umask_000(deck: Deck, tmp
     command = [
         sys.executable,
         "-c",
-        "import os, sys; os.umask(0); from tui.cli import main; sys.exit(main())",
+        "import os, sys; os.umask(0); from tui.entry import main; sys.exit(main())",
     ]
     result = subprocess.run([*command, "--db", str(db), "submit", str(manifest), "--no-tui"],
                             capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip

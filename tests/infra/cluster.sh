@@ -6,6 +6,7 @@
 #   tests/infra/cluster.sh start     start everything; writes $STATE/env.sh for the tests
 #   tests/infra/cluster.sh stop      stop everything this script started
 #   tests/infra/cluster.sh status    print what is running
+#   tests/infra/cluster.sh check-stopped   fail if any daemon of this cluster is still running
 set -euo pipefail
 
 STATE=${JOBDECK_CLUSTER_STATE:-/tmp/jobdeck-cluster}
@@ -16,6 +17,7 @@ MYSQL_PORT=${JOBDECK_MYSQL_PORT:-16820}
 SSHD_PORT=${JOBDECK_SSHD_PORT:-16822}
 MIN_JOB_AGE=${JOBDECK_MIN_JOB_AGE:-60}
 NODE=jobdeck-node
+MUNGE_SOCKET=$STATE/munge/munge.socket
 PACKAGES=(slurm-wlm slurm-client munge slurmdbd mariadb-server openssh-server tmux procps)
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
@@ -28,8 +30,15 @@ install_packages() {
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q >/dev/null
-        apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+        local out
+        out=$(mktemp)
+        if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$out" 2>&1; then
+            cat "$out" >&2
+            rm -f "$out"
+            log "installing ${missing[*]} failed"
+            return 1
+        fi
+        rm -f "$out"
     fi
 }
 
@@ -46,20 +55,17 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 }
 
 start_munge() {
-    mkdir -p /run/munge /var/log/munge /var/lib/munge
-    chown munge:munge /run/munge /var/log/munge /var/lib/munge
-    chmod 0755 /run/munge
-    if [[ ! -s /etc/munge/munge.key ]]; then
-        mkdir -p /etc/munge
-        dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 status=none
-        chown munge:munge /etc/munge/munge.key
-        chmod 0400 /etc/munge/munge.key
-    fi
-    if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
-        runuser -u munge -- /usr/sbin/munged --pid-file="$STATE/munged.pid" --force
-        echo started >"$STATE/munged.ours"
-    fi
-    wait_for 10 munge bash -c 'munge -n | unmunge'
+    # A munged of our own on a private socket, so the cluster needs nothing of the machine's munge and
+    # `stop` knows exactly which daemon is ours (several clusters may run side by side).
+    local dir=$STATE/munge
+    mkdir -p "$dir"
+    [[ -s $dir/munge.key ]] || dd if=/dev/urandom of="$dir/munge.key" bs=1 count=1024 status=none
+    chown -R munge:munge "$dir"
+    chmod 0755 "$dir"
+    chmod 0400 "$dir/munge.key"
+    runuser -u munge -- /usr/sbin/munged --socket="$MUNGE_SOCKET" --key-file="$dir/munge.key" \
+        --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munged.seed"
+    wait_for 10 munge bash -c "munge -S '$MUNGE_SOCKET' -n | unmunge -S '$MUNGE_SOCKET'"
 }
 
 start_mariadb() {
@@ -94,6 +100,7 @@ SlurmdPort=$SLURMD_PORT
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthInfo=socket=$MUNGE_SOCKET
 StateSaveLocation=$STATE/spool/ctld
 SlurmdSpoolDir=$STATE/spool/d
 SlurmctldPidFile=$STATE/slurmctld.pid
@@ -117,12 +124,14 @@ InactiveLimit=0
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=$DBD_PORT
+AccountingStoragePass=$MUNGE_SOCKET
 AccountingStoreFlags=job_comment
 NodeName=$NODE NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 CPUs=8 RealMemory=4000 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
     cat >"$etc/slurmdbd.conf" <<CONF
 AuthType=auth/munge
+AuthInfo=socket=$MUNGE_SOCKET
 DbdHost=localhost
 DbdAddr=127.0.0.1
 DbdPort=$DBD_PORT
@@ -137,7 +146,7 @@ StoragePass=jobdeck
 StorageLoc=slurm_acct_db
 CONF
     chmod 600 "$etc/slurmdbd.conf"
-    : >"$etc/cgroup.conf"
+    echo "# no cgroup plugin: ProctrackType=proctrack/linuxproc" >"$etc/cgroup.conf"
 }
 
 start_slurm() {
@@ -215,18 +224,48 @@ stop_all() {
     stop_pidfile "$STATE/slurmctld.pid"
     stop_pidfile "$STATE/slurmdbd.pid"
     stop_pidfile "$STATE/mysqld.pid"
-    if [[ -f $STATE/munged.ours ]]; then
-        stop_pidfile "$STATE/munged.pid"
-        rm -f "$STATE/munged.ours"
-    fi
+    stop_pidfile "$STATE/munge/munged.pid"
+    stop_leftovers
+}
+
+leftovers() { # this cluster's daemons and jobs still running: their command line or environment names $STATE
+    local pid env
+    for pid in $(ps -eo pid= --no-headers); do
+        [[ $pid == "$$" ]] && continue
+        env=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ") || continue
+        grep -qxF "SLURM_CONF=$STATE/etc/slurm.conf" <<<"$env" && grep -q '^SLURM_JOB_ID=' <<<"$env" && { echo "$pid"; continue; }
+        case $(cat 2>/dev/null "/proc/$pid/comm") in
+            munged | mysqld | mariadbd | slurmdbd | slurmctld | slurmd | slurmstepd | sshd) ;;
+            *) continue ;;
+        esac
+        if tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$STATE/" ||
+            grep -qxF "SLURM_CONF=$STATE/etc/slurm.conf" <<<"$env"; then
+            echo "$pid"
+        fi
+    done
+}
+
+describe() { # describe PID...: their command lines, one after the other
+    local p
+    for p in "$@"; do printf '%s; ' "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"; done
+}
+
+stop_leftovers() { # what a lost pid file (a crash, an older version of this script) left running
+    local pids
+    pids=$(leftovers)
+    [[ -n $pids ]] || return 0
+    log "stopping what was left running: $(describe $pids)"
+    kill $pids 2>/dev/null || true
+    for _ in $(seq 50); do [[ -n $(leftovers) ]] || return 0; sleep 0.1; done
+    kill -9 $(leftovers) 2>/dev/null || true
 }
 
 status() {
-    for d in munged mysqld slurmdbd slurmctld slurmd sshd; do
+    for d in munge/munged mysqld slurmdbd slurmctld slurmd sshd; do
         if [[ -f $STATE/$d.pid ]] && kill -0 "$(cat "$STATE/$d.pid")" 2>/dev/null; then
-            echo "$d running"
+            echo "${d#*/} running"
         else
-            echo "$d stopped"
+            echo "${d#*/} stopped"
         fi
     done
 }
@@ -249,5 +288,9 @@ case ${1:-} in
         ;;
     stop) stop_all; log "stopped" ;;
     status) status ;;
-    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+    check-stopped)
+        left=$(leftovers)
+        [[ -z $left ]] || { log "still running: $(describe $left)"; exit 1; }
+        ;;
+    *) echo "usage: $0 install|start|stop|status|check-stopped" >&2; exit 2 ;;
 esac

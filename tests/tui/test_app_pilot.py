@@ -639,3 +639,15 @@ async def test_a_store_read_ending_while_the_screen_closes_paints_nothing(live, 
         await app.pop_screen()
         await reload
         assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_an_empty_database_says_no_sessions_yet_once(tmp_path, make_app) -> None:
+    app = make_app(tmp_path / "empty.db", None, polling=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.until(lambda: isinstance(app.screen, SessionsScreen), "the sessions screen")
+        await pilot.pause(0.5)
+        for _ in range(2):  # the screen's periodic refreshes find it still empty
+            await app.screen.refresh_sessions()
+        await pilot.pause()
+        said = [n.message for n in app._notifications if n.message.startswith("no sessions yet")]
+        assert said == ["no sessions yet: `jobdeck submit MANIFEST` or `jobdeck demo`"]

@@ -18,6 +18,8 @@ REFRESH_SECONDS = 5.0
 
 class SessionsScreen(Screen[None]):
     BINDINGS = [Binding("enter", "open", "Open", id="sessions.open")]
+    told_empty = False  # the "no sessions yet" notice is shown once, until sessions appear
+
 
     def compose(self) -> ComposeResult:
         yield Label("jobdeck — sessions", id="title")
@@ -26,11 +28,10 @@ class SessionsScreen(Screen[None]):
         yield table
         yield Footer()
 
-    async def on_mount(self) -> None:
-        await self.refresh_sessions()
+    def on_mount(self) -> None:
         self.set_interval(REFRESH_SECONDS, self.refresh_sessions)
 
-    async def on_screen_resume(self) -> None:
+    async def on_screen_resume(self) -> None:  # also the first time the screen is shown
         await self.refresh_sessions()
 
     async def refresh_sessions(self) -> None:
@@ -51,8 +52,9 @@ class SessionsScreen(Screen[None]):
             table.add_row(s.name, str(s.total), states, when, s.manifest_path or "", key=s.name)
         if summaries:
             table.move_cursor(row=min(keep, len(summaries) - 1))
-        else:
+        elif not self.told_empty:
             self.notify("no sessions yet: `jobdeck submit MANIFEST` or `jobdeck demo`", timeout=10)
+        self.told_empty = not summaries
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_session(str(event.row_key.value))  # type: ignore[attr-defined]
