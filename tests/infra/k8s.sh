@@ -7,6 +7,7 @@
 #   tests/infra/k8s.sh start    build if needed, start everything; writes $STATE/env.sh for the tests
 #   tests/infra/k8s.sh stop     stop everything this script started
 #   tests/infra/k8s.sh status   print what is running
+#   tests/infra/k8s.sh check-stopped   fail if any component of this control plane is still running
 #
 # The versions are the ones pinned in tests/infra/k8s/controlplane/go.mod and k8s/etcd/go.mod.
 # After start the namespace $NAMESPACE holds the Role README.md documents, bound to the user of
@@ -27,6 +28,9 @@ NAMESPACE=jobdeck
 USER_NAME=jobdeck-tester
 NODE=jobdeck-node
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kubelet) # started in this order
+
+# shellcheck source=tests/infra/daemons.sh
+source "$HERE/daemons.sh"
 
 log() { printf '[k8s] %s\n' "$*" >&2; }
 
@@ -58,18 +62,6 @@ build() {
         mv "$BIN/partial/kube-apiserver" "$BIN/partial/kube-controller-manager" "$BIN/"
         rmdir "$BIN/partial"
     fi
-}
-
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-    local limit=$1 what=$2; shift 2
-    local deadline=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            log "timed out after ${limit}s waiting for $what"
-            return 1
-        fi
-        sleep 0.2
-    done
 }
 
 certificate() { # certificate NAME SUBJECT [SAN]: a key and a certificate signed by the state's CA
@@ -232,22 +224,24 @@ export JOBDECK_TEST_K8S=$STATE
 ENV
 }
 
-stop_pidfile() { # stop_pidfile FILE
-    local f=$1 pid
-    [[ -f $f ]] || return 0
-    pid=$(cat "$f" 2>/dev/null || true)
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-}
-
 stop_all() { # the reverse order of start: the API server hangs on shutdown when etcd goes first
-    local i
+    local i pids
     for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
         stop_pidfile "$STATE/${COMPONENTS[i]}.pid"
+    done
+    pids=$(leftovers)
+    [[ -n $pids ]] || return 0
+    log "stopping what was left running: $(describe $pids)"
+    kill -9 $pids 2>/dev/null || true
+}
+
+leftovers() { # components of this control plane still running: their command line names $STATE
+    local pid
+    for pid in $(pgrep -f -- "$STATE/" || true); do
+        [[ $pid == "$$" ]] && continue
+        case $(cat 2>/dev/null "/proc/$pid/comm") in
+            etcd | kube-apiserver | kube-controller | python*) echo "$pid" ;;
+        esac
     done
 }
 
@@ -283,5 +277,9 @@ case ${1:-} in
         ;;
     stop) stop_all; log "stopped" ;;
     status) status ;;
-    *) echo "usage: $0 build|start|stop|status" >&2; exit 2 ;;
+    check-stopped)
+        left=$(leftovers)
+        [[ -z $left ]] || { log "still running: $(describe $left)"; exit 1; }
+        ;;
+    *) echo "usage: $0 build|start|stop|status|check-stopped" >&2; exit 2 ;;
 esac

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -182,6 +183,15 @@ class Kubelet:
             return f'pod "{pod}" in namespace "{namespace}" is not running on node {self.node}'
         return runner.log(container, previous)
 
+    def shutdown(self, *_: object) -> None:
+        """SIGTERM: the pods' processes end with the kubelet, so a stopped control plane leaves none."""
+        with self.lock:
+            runners = list(self.pods.values())
+        for runner in runners:
+            runner.stop(0)
+        note("stopped")
+        sys.exit(0)
+
     def run(self) -> None:
         while True:
             try:
@@ -203,6 +213,7 @@ def main() -> None:
     kubelet = Kubelet(api, args.node, args.port, Path(args.work))
     server = LogServer(args.port, Path(args.cert), Path(args.key), Path(args.client_ca), kubelet.find_log)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    signal.signal(signal.SIGTERM, kubelet.shutdown)
     kubelet.register()
     threading.Thread(target=kubelet.beat, daemon=True).start()
     kubelet.run()
