@@ -11,6 +11,7 @@ import click
 
 from store.location import default_db_path
 from tui.cli_common import db_option, open_app
+from tui.cli_logs import logs
 from tui.cli_read import list_jobs, sessions, status
 from tui.cli_recover import (
     cancel,
@@ -46,6 +47,7 @@ for command in (
     sessions,
     list_jobs,
     status,
+    logs,
     sync,
     attach,
     cancel,

@@ -1,7 +1,8 @@
 """The real `jobdeck` command against the real control plane, as the Role-bound user: the issue's
 "done when" — an Indexed Job with a task that ends without its output is PARTIAL and its resume
 runs exactly that index; a pod that exits 1 with backoff_limit 0 fails with BackoffLimitExceeded;
-cancel deletes the Job and its pods."""
+cancel deletes the Job and its pods; `jobdeck logs` prints a finished pod's output, and the copy a
+monitor kept once the pod is gone."""
 
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ def test_partial_resume_backoff_and_cancel_through_the_cli(
         0, "PARTIAL")  # fmt: skip
     crash = found["crash"]
     assert (crash["state"], crash["exit_code"], crash["reason"]) == ("FAILED", 1, "BackoffLimitExceeded")
+    assert run(db, "logs", f"{session}/crash").stdout == "giving up\n"  # a finished pod's output
 
     (tmp_path / "resumed").touch()
     resumed = json.loads(run(db, "resume", f"{session}/sweep", "--json").stdout)
@@ -125,6 +127,14 @@ def test_partial_resume_backoff_and_cancel_through_the_cli(
     gone = lambda: all(j["metadata"]["name"] != serve for j in admin.jobs(session)) and all(  # noqa: E731
         p["metadata"]["labels"].get("batch.kubernetes.io/job-name") != serve for p in admin.pods(session))  # fmt: skip
     wait_for(gone, 60, "the serve Job and its pod gone")
+
+    # a monitor keeps the finished pods' logs; once the crash's Job and pod are gone the copy is shown
+    run(db, "attach", session, "--no-tui", "--exit-when-done", "--interval", "0.5")
+    admin.delete_job(crash["job_id"])
+    wait_for(lambda: not [p for p in admin.pods(session) if p["metadata"]["labels"].get(
+        "batch.kubernetes.io/job-name") == crash["job_id"]], 60, "the crash pod gone")  # fmt: skip
+    kept = run(db, "logs", f"{session}/crash").stdout.splitlines()
+    assert kept[0].startswith("--- the pod is gone: its last 1 log lines") and kept[1:] == ["giving up"]
 
 
 def test_a_manifest_without_an_image_is_refused_before_anything_is_written(tmp_path: Path) -> None:
