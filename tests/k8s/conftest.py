@@ -6,5 +6,5 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from control_plane import admin, plane, real_engine  # noqa: F401
+from control_plane import admin, plane, real_engine, session  # noqa: F401
 from k8s_support import apiserver, backend, engine, kubeconfig, tls_apiserver  # noqa: F401

@@ -162,6 +162,15 @@ def admin(plane: ControlPlane) -> Iterator[Admin]:
 
 
 @pytest.fixture
+def session(admin: Admin) -> Iterator[str]:
+    """A session name of this test's own; the Jobs created under it are deleted when it ends."""
+    name = unique_session()
+    yield name
+    for job in admin.jobs(name):
+        admin.delete_job(job["metadata"]["name"])
+
+
+@pytest.fixture
 async def real_engine(tmp_path: Path, plane: ControlPlane, admin: Admin) -> AsyncIterator[RealEngine]:
     """A RealEngine; the Jobs it created are deleted when the test ends."""
     session = unique_session()

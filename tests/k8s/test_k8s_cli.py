@@ -10,12 +10,11 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from control_plane import Admin, ControlPlane, unique_session
+from control_plane import Admin, ControlPlane
 from monitor_process import jobdeck_command, wait_for
 
 from backends.kubernetes.naming import TASKS
@@ -77,14 +76,6 @@ def synced_until(db: Path, what: str, done: Any, timeout: float = 90.0) -> dict[
             {k: (r["state"], r["reason"], r["exit_code"]) for k, r in found.items()}
         )
         time.sleep(1)
-
-
-@pytest.fixture
-def session(plane: ControlPlane, admin: Admin) -> Iterator[str]:
-    name = unique_session("cli")
-    yield name
-    for job in admin.jobs(name):
-        admin.delete_job(job["metadata"]["name"])
 
 
 @pytest.mark.k8s
