@@ -231,8 +231,11 @@ class KubernetesBackend:
         ref = _log_ref(path)
         if ref is None:
             return await self.files.read_bytes(path, offset, limit)
-        data = await self._copies.read(ref)
-        return data[max(0, offset) : max(0, offset) + max(0, limit)], len(data)
+        data, start = await self._copies.read(ref)
+        offset = max(0, offset)
+        if offset < start:
+            raise OSError(_not_kept(ref, start))
+        return data[offset - start : offset - start + max(0, limit)], start + len(data)
 
     async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
         paths = [path for path, _, _ in requests]
@@ -255,16 +258,20 @@ class KubernetesBackend:
 
     async def _log_size(self, ref: LogRef) -> PathStat | None:
         try:
-            return PathStat(len(await self._copies.read(ref)), time.time())
+            data, start = await self._copies.read(ref)
+            return PathStat(start + len(data), time.time())
         except FileNotFoundError:
             return None
 
     async def _log_chunk(self, ref: LogRef, offset: int, limit: int) -> ReadChunk | None:
         try:
-            data = await self._copies.read(ref)
+            data, start = await self._copies.read(ref)
         except FileNotFoundError:
             return None
-        return ReadChunk(data[max(0, offset) : max(0, offset) + max(0, limit)], len(data), None)
+        offset = max(0, offset)
+        if offset < start:
+            return ReadChunk(b"", start + len(data), None, _not_kept(ref, start))
+        return ReadChunk(data[offset - start : offset - start + max(0, limit)], start + len(data), None)
 
     async def _log_since(self, ref: LogRef, since: str | None) -> bytes:
         """For log_follow.LogCopies: the log with a timestamp on every line, from `since` on."""
@@ -385,6 +392,10 @@ def _log_ref(path: str) -> LogRef | None:
         return parse_log_ref(path)
     except ValueError as exc:
         raise FileNotFoundError(str(exc)) from None
+
+
+def _not_kept(ref: LogRef, start: int) -> str:
+    return f"{ref}: only the log from byte {start:,} on is kept (the pod's log is longer than jobdeck keeps); read its tail"
 
 
 def _names(jobs: Sequence[Json]) -> list[str]:

@@ -3,8 +3,9 @@ followed is kept here and each later read asks only for the lines since the last
 (`sinceTime` with `timestamps`). `sinceTime` has a resolution of one second, so the lines of that
 second come again; their own timestamps (nanoseconds) tell which were seen already.
 
-The copies are bounded: the least recently read are dropped past CACHE_BYTES, and read again whole
-if they are asked for again.
+The copies are bounded: one log keeps at most its last LOG_BYTES (a reader asking for what came
+before is told so), and the least recently read logs are dropped past CACHE_BYTES, to be read again
+whole if they are asked for again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from backends.kubernetes.naming import LogRef
 
 CACHE_BYTES = 32 * 1024 * 1024
+LOG_BYTES = 16 * 1024 * 1024
 
 Fetch = Callable[[LogRef, str | None], Awaitable[bytes]]
 """(log, sinceTime or None for the whole log) -> the API's answer with `timestamps=true`."""
@@ -24,6 +26,7 @@ Fetch = Callable[[LogRef, str | None], Awaitable[bytes]]
 @dataclass(slots=True)
 class _Copy:
     data: bytearray = field(default_factory=bytearray)
+    start: int = 0  # the offset in the log of the first byte kept
     last_stamp: str = ""  # the timestamp of the last line taken (see _key)
     at_last: int = 0  # how many lines taken carry exactly that timestamp
 
@@ -31,25 +34,32 @@ class _Copy:
 class LogCopies:
     """The logs being read, each kept whole and brought up to date by asking only for new lines."""
 
-    def __init__(self, fetch: Fetch, limit: int = CACHE_BYTES) -> None:
+    def __init__(self, fetch: Fetch, limit: int = CACHE_BYTES, per_log: int = LOG_BYTES) -> None:
         self._fetch = fetch
         self._limit = limit
+        self._per_log = per_log
         self._copies: OrderedDict[LogRef, _Copy] = OrderedDict()
         self.transferred = 0  # bytes of log answers received, for benchmarks/k8s_log_follow_bench.py
 
-    async def read(self, ref: LogRef) -> bytes:
-        """The log as it is now. FileNotFoundError (the pod or container is gone) forgets the copy."""
-        copy = self._copies.pop(ref, None)
-        answer = await self._fetch(ref, _since(copy.last_stamp) if copy else None)
+    async def read(self, ref: LogRef) -> tuple[bytes, int]:
+        """The log as it is now: the bytes kept and the offset of the first of them in the log.
+        FileNotFoundError (the pod or container is gone) forgets the copy."""
+        copy = self._copies.get(ref)
+        try:
+            answer = await self._fetch(ref, _since(copy.last_stamp) if copy else None)
+        except FileNotFoundError:
+            self._copies.pop(ref, None)
+            raise
         self.transferred += len(answer)
-        copy = copy or _Copy()
+        copy = self._copies.pop(ref, None) or _Copy()
         _take(copy, answer)
+        if len(copy.data) > self._per_log:  # keep the tail, from a line's start
+            cut = copy.data.find(b"\n", len(copy.data) - self._per_log) + 1 or len(copy.data) - self._per_log
+            del copy.data[:cut]
+            copy.start += cut
         self._copies[ref] = copy
         self._trim()
-        return bytes(copy.data)
-
-    def forget(self, ref: LogRef) -> None:
-        self._copies.pop(ref, None)
+        return bytes(copy.data), copy.start
 
     def _trim(self) -> None:
         total = sum(len(c.data) for c in self._copies.values())
