@@ -27,7 +27,7 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, SS
 
 from backends.kubernetes.connection import Connection, ServiceAccount, Settings, connect
 from backends.kubernetes.job_spec import build_job
-from backends.kubernetes.log_follow import LogCopies
+from backends.kubernetes.log_follow import LOG_BYTES, LogCopies
 from backends.kubernetes.naming import MANAGED_BY, SESSION, LogRef, label_value, parse_log_ref, task_id
 from backends.kubernetes.observe import SOURCE, Json, indexes, observe, tasks_of
 from backends.runners.files import RemoteFiles
@@ -38,8 +38,6 @@ from monitor.state_map import DELETED
 
 T = TypeVar("T")
 
-LOG_CAP = 16 * 1024 * 1024
-"""Most bytes of one container log answer: the kubelet rotates at 10 MiB."""
 GRACE = 5.0  # seconds a call may take beyond its request timeouts before it is given up on
 
 
@@ -220,7 +218,7 @@ class KubernetesBackend:
 
     async def stat_paths(self, paths: Sequence[str], checksum: bool = False) -> dict[str, PathStat | None]:
         """Outputs where they live (this machine, or the host of `outputs_host`); a `k8s://` log's
-        size (up to LOG_CAP) for the stalled-log warning."""
+        size for the stalled-log warning."""
         logs = {path: ref for path in paths if (ref := _log_ref(path))}
         found = await self.files.stat_paths([p for p in paths if p not in logs], checksum)
         sizes = await asyncio.gather(*(self._log_size(ref) for ref in logs.values()))
@@ -254,7 +252,7 @@ class KubernetesBackend:
         ref = _log_ref(path)
         if ref is None:
             raise FileNotFoundError(f"{path}: not a container log (no pod was seen for this attempt)")
-        return await self._read_log(ref, {"limitBytes": str(LOG_CAP), "tailLines": str(lines)})
+        return await self._read_log(ref, {"limitBytes": str(LOG_BYTES), "tailLines": str(lines)})
 
     async def _log_size(self, ref: LogRef) -> PathStat | None:
         try:
@@ -275,7 +273,7 @@ class KubernetesBackend:
 
     async def _log_since(self, ref: LogRef, since: str | None) -> bytes:
         """For log_follow.LogCopies: the log with a timestamp on every line, from `since` on."""
-        query = {"timestamps": "true", "limitBytes": str(LOG_CAP)}
+        query = {"timestamps": "true", "limitBytes": str(LOG_BYTES)}
         if since is not None:
             query["sinceTime"] = since
         return await self._read_log(ref, query)

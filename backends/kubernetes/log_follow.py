@@ -20,7 +20,8 @@ CACHE_BYTES = 32 * 1024 * 1024
 LOG_BYTES = 16 * 1024 * 1024
 
 Fetch = Callable[[LogRef, str | None], Awaitable[bytes]]
-"""(log, sinceTime or None for the whole log) -> the API's answer with `timestamps=true`."""
+"""(log, sinceTime or None for the whole log) -> the API's answer with `timestamps=true`, at most
+LOG_BYTES long (`limitBytes`)."""
 
 
 @dataclass(slots=True)
@@ -52,7 +53,8 @@ class LogCopies:
             raise
         self.transferred += len(answer)
         copy = self._copies.pop(ref, None) or _Copy()
-        _take(copy, answer)
+        # an answer cut at limitBytes ends inside a line: that line is taken whole at the next read
+        _take(copy, answer.rsplit(b"\n", 1)[0] + b"\n" if len(answer) >= LOG_BYTES and b"\n" in answer else answer)
         if len(copy.data) > self._per_log:  # keep the tail, from a line's start
             cut = copy.data.find(b"\n", len(copy.data) - self._per_log) + 1 or len(copy.data) - self._per_log
             del copy.data[:cut]
