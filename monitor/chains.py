@@ -57,6 +57,13 @@ def ready_stages(jobs: Sequence[Job]) -> list[Job]:
     return [j for j in jobs if j.state is State.PENDING and gate(j, wholes).ready]
 
 
+def unheld_stages(jobs: Sequence[Job]) -> list[Job]:
+    """Stages a monitor will submit, now or once their upstream succeeds: PENDING, with an
+    upstream, and not held by one that settled without succeeding."""
+    wholes = _wholes(jobs)
+    return [j for j in jobs if j.state is State.PENDING and j.spec.after and not gate(j, wholes).held]
+
+
 REFUSED = "submit rejected"  # the reason a job keeps after the scheduler refused its submission
 
 

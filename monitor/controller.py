@@ -214,7 +214,7 @@ class Controller:
         after = (
             results[0][3]
             if len(results) == 1 and by_cluster[clusters[0]] is jobs
-            else _after_all(jobs, outcome.updates)
+            else jobs_after(jobs, outcome.updates)
         )
         outcome.job_warnings = self._health.warnings(after, self.clock(), self.settings.health)
         if not dry_run:
@@ -255,7 +255,7 @@ class Controller:
                 return [], health, [f"{cluster}: {exc}"], jobs
             commands += report.commands
             updates = self._reconciled(memory, report, started, mapper)
-        current = _after_all(jobs, updates)
+        current = jobs_after(jobs, updates)
         ended = _ended(jobs, updates)
         searched = (
             [j for j in searched_jobs(current) if search_all or j.id in ended] if search_all or ended else []
@@ -270,7 +270,7 @@ class Controller:
                     *updates,
                     *found_by_name(searched, found, *await self._known(), self.clock(), mapper),
                 ]
-                current = _after_all(jobs, updates)
+                current = jobs_after(jobs, updates)
         kinds = self._kinds.setdefault(cluster, PerJob(_kind, counted=True))
         validating = (
             [job for job in current if job.state is State.VALIDATING] if _any(kinds, current, 0) else []
@@ -283,15 +283,15 @@ class Controller:
                 unreachable = str(exc)
             else:
                 updates = [*updates, *more]
-                current = _after_all(jobs, updates)
+                current = jobs_after(jobs, updates)
         more = await self._log_growth(cluster, backend, current, kinds, warnings)
         if more:
             updates = [*updates, *more]
-            current = _after_all(jobs, updates)
+            current = jobs_after(jobs, updates)
         more = await self._markers(cluster, backend, jobs, current, kinds, warnings)
         if more:
             updates = [*updates, *more]
-            current = _after_all(jobs, updates)
+            current = jobs_after(jobs, updates)
         finished = self.clock()
         if unreachable:  # the scheduler answered, the files did not: the cluster is not healthy
             last_ok = previous.last_ok if previous else None
@@ -487,7 +487,7 @@ def _any(kinds: PerJob[Kind], jobs: list[Job], which: int) -> bool:
     return any(kind[which] for kind in kinds.counts or ())
 
 
-def _after_all(jobs: list[Job], updates: Sequence[JobUpdate]) -> list[Job]:
+def jobs_after(jobs: list[Job], updates: Sequence[JobUpdate]) -> list[Job]:
     """Every job as it will read once `updates` apply, in order (the others found in C); `jobs`
     itself when there are none (a poll's lists of jobs are never changed)."""
     if not updates:

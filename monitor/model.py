@@ -302,6 +302,9 @@ class SessionSummary:
     created_at: float
     last_activity: float
     counts: dict[State, int]
+    last_cycle_at: float | None = None  # when a monitor last completed a whole cycle
+    last_cycle_by: str | None = None
+    lease: Lease | None = None  # the monitor acting for the session now, if its lease runs
 
     @property
     def total(self) -> int:

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 
 from monitor.attach import IntentVerdict, settle_intents
 from monitor.chains import due_stages, gate_updates
-from monitor.controller import SEARCH_MARGIN, Controller, PollOutcome, SubmitOutcome, build_request, log_paths
+from monitor.controller import (
+    SEARCH_MARGIN,
+    Controller,
+    PollOutcome,
+    SubmitOutcome,
+    build_request,
+    jobs_after,
+    log_paths,
+)
 from monitor.errors import BackendUnavailable, SchedulerRejected
 from monitor.log_copies import save_log_copies
 from monitor.model import Attempt, Event, Job, JobUpdate, Lease, Submission
@@ -56,7 +64,8 @@ class CycleOutcome:
     acting: bool  # False: another monitor holds the lease; nothing was polled or done
     poll: PollOutcome | None = None
     intents: list[IntentVerdict] = field(default_factory=list)
-    restarts: list[str] = field(default_factory=list)
+    restarts: list[str] = field(default_factory=list)  # what the policies and chains did, one line each
+    submitted: list[SubmitOutcome] = field(default_factory=list)  # their submissions (described, in a plan)
     warnings: list[str] = field(default_factory=list)
     took_over_from: str | None = None  # the holder whose process was gone when this cycle took its lease
 
@@ -94,6 +103,8 @@ class Supervisor:
         return max(MIN_LEASE, 3 * self.controller.settings.poll_interval)
 
     async def cycle(self) -> CycleOutcome:
+        """One whole cycle under the session's lease: settle open intents, poll, keep log copies,
+        apply restart policies, submit due chain stages, and mark the cycle done in the store."""
         now = self.controller.clock()
         lease = await self.store.claim_lease(self.controller.session, self.holder, now, self.lease_ttl())
         gone = None
@@ -109,8 +120,27 @@ class Supervisor:
         outcome.poll = await self.controller.poll(search_all=not self.attached)
         await save_log_copies(self.controller, outcome.warnings)
         self.attached = True
-        outcome.restarts = await self.apply_policies(outcome.warnings)
-        outcome.restarts += await self.advance_chains(outcome.warnings)
+        await self.apply_policies(outcome)
+        await self.advance_chains(outcome)
+        await self.store.record_cycle(self.controller.session, self.holder, self.controller.clock())
+        return outcome
+
+    async def plan(self) -> CycleOutcome:
+        """A dry cycle: what one would change and submit, with nothing stored or sent (no lease
+        is taken). Restarts are described as new submissions, without a requeue."""
+        c = self.controller
+        now = c.clock()
+        outcome = CycleOutcome(Lease(self.holder, now, now, now), acting=True)
+        outcome.poll = await c.poll(dry_run=True, search_all=True)
+        jobs = jobs_after(await self.store.jobs(c.session), outcome.poll.updates)
+        restarts = due_restarts([j for j in jobs if j.state is State.FAILED], now)
+        stages = due_stages(jobs)
+        outcome.submitted = [
+            *(o for due in restarts for o in await c.submit([due.job], kind="restart", dry_run=True)),
+            *(await c.submit(stages, dry_run=True) if stages else []),
+        ]
+        outcome.restarts = [f"{due.job.key}: {due.why}: would submit a new attempt" for due in restarts]
+        outcome.restarts += [f"{job.key}: upstream succeeded: would submit" for job in stages]
         return outcome
 
     async def release(self) -> None:
@@ -162,35 +192,34 @@ class Supervisor:
 
     # -- chains -----------------------------------------------------------------------------
 
-    async def advance_chains(self, warnings: list[str]) -> list[str]:
+    async def advance_chains(self, outcome: CycleOutcome) -> None:
         """Say what waiting stages wait for, and submit the stages whose upstream all SUCCEEDED.
         The intent written before each submission keeps a re-attach from submitting one twice."""
         c = self.controller
         jobs = await self.store.jobs(c.session)
         await self.store.apply_updates(gate_updates(jobs, c.clock()), c.clock())
         ready = due_stages(jobs)
-        lines = []
-        for outcome in await c.submit(ready) if ready else []:
-            if outcome.ok:
-                lines.append(f"{outcome.job_name}: upstream succeeded; submitted as {outcome.scheduler_id}")
+        for submitted in await c.submit(ready) if ready else []:
+            outcome.submitted.append(submitted)
+            if submitted.ok:
+                outcome.restarts.append(
+                    f"{submitted.job_name}: upstream succeeded; submitted as {submitted.scheduler_id}"
+                )
             else:
-                warnings.append(f"{outcome.job_name}: chain stage not submitted: {outcome.error}")
-        return lines
+                outcome.warnings.append(f"{submitted.job_name}: chain stage not submitted: {submitted.error}")
 
     # -- restart policies -------------------------------------------------------------------
 
-    async def apply_policies(self, warnings: list[str]) -> list[str]:
+    async def apply_policies(self, outcome: CycleOutcome) -> None:
         c = self.controller
         failed = await self.store.jobs(c.session, states=[State.FAILED])
-        lines = []
         for due in due_restarts(failed, c.clock()):
             try:
-                lines.append(await self._restart(due))
+                outcome.restarts.append(await self._restart(due, outcome.submitted))
             except (BackendUnavailable, SchedulerRejected) as exc:
-                warnings.append(f"{due.job.key}: {due.why} could not run: {exc}")
-        return lines
+                outcome.warnings.append(f"{due.job.key}: {due.why} could not run: {exc}")
 
-    async def _restart(self, due: RestartDue) -> str:
+    async def _restart(self, due: RestartDue, submitted: list[SubmitOutcome]) -> str:
         c = self.controller
         job = due.job
         backend = c.backend(job.cluster)
@@ -203,8 +232,8 @@ class Supervisor:
                 note = f" (requeue refused: {exc}; submitted anew)"  # the controller no longer holds it
             else:
                 return await self._record_requeue(job, due.why)
-        outcomes: list[SubmitOutcome] = await c.submit([job], kind="restart")
-        (outcome,) = outcomes
+        (outcome,) = await c.submit([job], kind="restart")
+        submitted.append(outcome)
         if not outcome.ok:
             raise SchedulerRejected(outcome.error or "restart failed")
         new_id = outcome.task_ids.get(job.task, outcome.scheduler_id)

@@ -55,6 +55,40 @@ def _free_bytes(path: Path) -> int | None:
     return found.f_bavail * found.f_frsize if found else None
 
 
+SQLITE_MAGIC = b"SQLite format 3\0"
+
+
+def _refuse_a_damaged_file(path: Path) -> None:
+    """Refuse a file that is not SQLite, or shorter than its header says, before SQLite opens it.
+
+    Opened, such a file in WAL mode first gets a -wal and a -shm beside it, which the last of
+    several commands opening it at once may leave behind; read here, it is left exactly as it was.
+    The size is judged only without a WAL holding pages (after a cut-short checkpoint the pages
+    are still there)."""
+    try:
+        with path.open("rb") as file:
+            header, size = file.read(100), os.fstat(file.fileno()).st_size
+    except OSError:
+        return  # SQLite says why, in the error that follows
+    if size == 0:
+        return  # a database being created
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise StoreError(
+            f"{path}: not a jobdeck database or corrupt (not an SQLite file); {_recovery_hint(path)}"
+        )
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96]  # the in-header size counts only when these two match
+    expected = pages * page_size if valid else 0
+    wal = path.with_name(path.name + "-wal")
+    if size < expected and not (wal.exists() and wal.stat().st_size):
+        raise StoreError(
+            f"{path}: not a jobdeck database or corrupt (truncated: {size:,} of {expected:,} bytes); "
+            f"{_recovery_hint(path)}"
+        )
+
+
 def _create_private(path: Path) -> None:
     """Create the folder (0700) and the file (0600) ourselves, so SQLite never creates them with
     the umask's looser defaults; SQLite gives -wal/-shm the database file's mode."""
@@ -84,6 +118,7 @@ class Database:
         path = Path(path).expanduser()
         if read_only and not path.exists():
             raise StoreError(f"{path}: no such database")
+        _refuse_a_damaged_file(path)
         try:
             if not read_only:
                 _create_private(path)

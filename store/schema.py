@@ -124,6 +124,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (attempt_id, stream)
     );
     """,
+    # 4: when a monitor (an attached one or a `sync`) last completed a whole cycle, and which one
+    """
+    ALTER TABLE sessions ADD COLUMN last_cycle_at REAL;
+    ALTER TABLE sessions ADD COLUMN last_cycle_by TEXT;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -112,10 +113,26 @@ class SessionStore:
             counts[session][State(state)] = n
         rows = await self._rows(
             "SELECT s.name, s.manifest_path, s.created_at, "
-            "max(s.updated_at, IFNULL((SELECT max(at) FROM events e WHERE e.session_id = s.id), 0)) "
-            "FROM sessions s ORDER BY s.name"
+            "max(s.updated_at, IFNULL((SELECT max(at) FROM events e WHERE e.session_id = s.id), 0)), "
+            "s.last_cycle_at, s.last_cycle_by, l.holder, l.acquired_at, l.renewed_at, l.expires_at "
+            "FROM sessions s LEFT JOIN leases l ON l.session_id = s.id AND l.expires_at > ? ORDER BY s.name",
+            (time.time(),),
         )
-        return [SessionSummary(r[0], r[1], r[2], r[3], counts.get(r[0], {})) for r in rows]
+        return [
+            SessionSummary(
+                r[0], r[1], r[2], r[3], counts.get(r[0], {}), r[4], r[5], Lease(*r[6:10]) if r[6] else None
+            )
+            for r in rows
+        ]
+
+    async def record_cycle(self, session: str, holder: str, at: float) -> None:
+        """A monitor completed a whole cycle of the session: the mark the unwatched notice goes by."""
+        session_id = await self.session_id(session)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sessions SET last_cycle_at = ?, last_cycle_by = ? WHERE id = ?",
+                (at, holder, session_id),
+            )
 
     # -- jobs -------------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ import click
 from monitor.aggregate import aggregate_state
 from monitor.chains import stage_label
 from monitor.errors import InputError
-from monitor.model import Job
+from monitor.model import Job, SessionSummary
 from monitor.states import State, parse_state
+from monitor.unwatched import Unwatched
 from store.session_store import SessionStore
 from tui.cli_common import (
     db_path,
@@ -24,6 +25,7 @@ from tui.cli_common import (
 )
 from tui.job_json import attempt_dict, event_dict, iso, job_dict, output_dict, session_dict
 from tui.text_table import jobs_table, table
+from tui.unwatched import session_unwatched
 
 
 @click.command()
@@ -34,21 +36,25 @@ from tui.text_table import jobs_table, table
 async def sessions(ctx: click.Context, as_json: bool) -> None:
     """Every stored session with its counts per state and last activity."""
     store = await open_existing_store(ctx)
-    if store is None:
-        summaries = []
-    else:
+    summaries: list[SessionSummary] = []
+    waiting: list[Unwatched | None] = []
+    if store is not None:
         try:
             summaries = await store.sessions()
+            waiting = [await session_unwatched(store, s) for s in summaries]
         finally:
             await store.close()
     if as_json:
-        emit_json([session_dict(s) for s in summaries])
+        emit_json([session_dict(s, w) for s, w in zip(summaries, waiting, strict=True)])
         return
     rows = [
         [s.name, str(s.total), _counts_text(s.counts), iso(s.last_activity) or "-", s.manifest_path or "-"]
         for s in summaries
     ]
     click.echo(table(["SESSION", "JOBS", "STATES", "LAST ACTIVITY", "MANIFEST"], rows))
+    for summary, found in zip(summaries, waiting, strict=True):
+        if found is not None:
+            click.echo(f"{summary.name}: {found.summary()}; {found.advice(summary.name)}")
 
 
 def _counts_text(counts: dict[State, int]) -> str:

@@ -28,7 +28,7 @@ from tui.cli_common import (
     session_option,
     with_db,
 )
-from tui.job_json import job_dict
+from tui.job_json import job_dict, submit_outcome_dict
 
 dry_run_option = click.option(
     "--dry-run", is_flag=True, help="Print exactly what would be done; change nothing."
@@ -37,18 +37,6 @@ dry_run_option = click.option(
 
 async def _refreshed(store: SessionStore, jobs: Sequence[Job]) -> list[dict[str, Any]]:
     return [job_dict(j) for j in await store.jobs(ids=[j.id for j in jobs if j.id is not None])]
-
-
-def _outcome_dict(o: SubmitOutcome) -> dict[str, Any]:
-    return {
-        "name": o.job_name,
-        "cluster": o.cluster,
-        "tasks": list(o.tasks),
-        "job_id": o.scheduler_id,
-        "command": o.command,
-        "dry_run": o.dry_run,
-        "error": o.error,
-    }
 
 
 def _outcome_line(verb: str, o: SubmitOutcome) -> str:
@@ -172,7 +160,7 @@ async def resume_command(
                         "state": plan.whole.value,
                         "tasks": [j.task for j in plan.tasks],
                         "refusal": plan.refusal,
-                        "submission": _outcome_dict(o) if o else None,
+                        "submission": submit_outcome_dict(o) if o else None,
                     }
                     for plan, o in results
                 ],
@@ -209,7 +197,7 @@ async def restart_command(
     outcomes = [o for part, _ in parts for o in part]
     refused = [line for _, part in parts for line in part]
     if as_json:
-        emit_json({"submissions": [_outcome_dict(o) for o in outcomes], "refused": refused, "jobs": after})
+        emit_json({"submissions": [submit_outcome_dict(o) for o in outcomes], "refused": refused, "jobs": after})
     else:
         for line in [*(_outcome_line("restart", o) for o in outcomes), *refused]:
             click.echo(line)
@@ -275,7 +263,7 @@ async def submit_pending(
         await store.close()
     outcomes = [o for part in parts for o in part]
     if as_json:
-        emit_json({"submissions": [_outcome_dict(o) for o in outcomes], "waiting": waiting})
+        emit_json({"submissions": [submit_outcome_dict(o) for o in outcomes], "waiting": waiting})
     else:
         click.echo("\n".join(_outcome_line("submit", o) for o in outcomes) or "nothing ready to submit")
         for line in waiting:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import click
 
-from monitor.chains import due_stages
+from monitor.chains import due_stages, unheld_stages
 from monitor.controller import WATCHED
 from monitor.errors import InputError
-from monitor.model import Event
-from monitor.states import IN_SCHEDULER, State
+from monitor.model import Event, SessionSummary
+from monitor.policies import due_restarts
+from monitor.states import State
 from monitor.supervisor import CycleOutcome, Supervisor
 from store.session_store import SessionStore
 from tui.cli_common import (
@@ -27,7 +29,7 @@ from tui.cli_common import (
     run_sync,
     with_db,
 )
-from tui.job_json import event_dict, iso
+from tui.job_json import event_dict, iso, submit_outcome_dict
 from tui.wiring import close_controller, open_controller
 
 
@@ -37,15 +39,27 @@ async def _session_names(store: SessionStore, session: str | None, active_only: 
         return [session]
     names = []
     for summary in await store.sessions():
-        active = any(summary.counts.get(s) for s in (*IN_SCHEDULER, State.VALIDATING))
-        if active or not active_only:
+        if not active_only or await _work_left(store, summary):
             names.append(summary.name)
     return names
 
 
+async def _work_left(store: SessionStore, summary: SessionSummary) -> bool:
+    """Jobs the scheduler still holds or that wait for validation, chain stages still to submit,
+    failed jobs a restart policy will restart: what a monitor's cycle moves on."""
+    if any(summary.counts.get(s) for s in WATCHED):
+        return True
+    if not (summary.counts.get(State.PENDING) or summary.counts.get(State.FAILED)):
+        return False
+    jobs = await store.jobs(summary.name)
+    return bool(unheld_stages(jobs) or due_restarts([j for j in jobs if j.state is State.FAILED], math.inf))
+
+
 @click.command()
-@click.option("--session", "-s", help="Only this session (default: every session with active jobs).")
-@click.option("--dry-run", is_flag=True, help="Ask the scheduler but store nothing; print what would change.")
+@click.option("--session", "-s", help="Only this session (default: every session with work left).")
+@click.option(
+    "--dry-run", is_flag=True, help="Ask the scheduler but store and submit nothing; print what would happen."
+)
 @click.option("--no-validate", is_flag=True, help="Trust the scheduler's COMPLETED without checking outputs.")
 @click.option("--json", "as_json", is_flag=True)
 @with_db
@@ -54,54 +68,76 @@ async def _session_names(store: SessionStore, session: str | None, active_only: 
 async def sync(
     ctx: click.Context, session: str | None, dry_run: bool, no_validate: bool, as_json: bool
 ) -> None:
-    """Poll once: record what changed and validate jobs that completed. In read-only mode this is
-    a dry run: the scheduler is asked, nothing is stored."""
+    """Run one whole monitor cycle: poll, validate what completed, apply restart policies, submit
+    chain stages whose upstream succeeded. Made for cron: with no session, every session with work
+    left. Under the session's lease: when a live monitor holds it, sync says who and does nothing.
+    In read-only mode this is a dry run."""
     dry_run = dry_run or is_read_only(ctx)
     store = await open_store(ctx)
     report: list[dict[str, Any]] = []
-    failed = False
     try:
         for name in await _session_names(store, session, active_only=session is None):
             controller = await open_controller(store, name, validate=False if no_validate else None)
+            supervisor = Supervisor(controller)
             try:
-                outcome = await controller.poll(dry_run=dry_run)
+                outcome = await (supervisor.plan() if dry_run else supervisor.cycle())
             finally:
+                if not dry_run:
+                    await supervisor.release()
                 await close_controller(controller)
-            failed = failed or any(not h.ok for h in outcome.health.values())
-            report.append(
-                {
-                    "session": name,
-                    "dry_run": dry_run,
-                    "validated": controller.settings.validate,
-                    "changes": [event_dict(e) for e in outcome.events],
-                    "warnings": outcome.warnings,
-                    "clusters": {
-                        c: {
-                            "ok": h.ok,
-                            "error": h.error,
-                            "commands": list(h.commands),
-                            "seconds": round(h.seconds, 3),
-                        }
-                        for c, h in outcome.health.items()
-                    },
-                }
-            )
+            report.append(_sync_entry(name, outcome, dry_run, controller.settings.validate))
     finally:
         await store.close()
     if as_json:
         emit_json(report)
     else:
         for entry in report:
-            note = "" if entry["validated"] else " (not validating outputs: trusting the scheduler)"
-            click.echo(
-                f"{entry['session']}: {len(entry['changes'])} change(s){' (dry run)' if dry_run else ''}{note}"
-            )
-            for change in entry["changes"]:
-                click.echo(f"  {change['job']}: {change['message']}")
-            for warning in entry["warnings"]:
-                click.echo(f"  warning: {warning}", err=True)
-    if failed:
+            _print_sync_entry(entry)
+    if any(not cluster["ok"] for entry in report for cluster in entry["clusters"].values()):
         sys.exit(1)
+
+
+def _sync_entry(session: str, outcome: CycleOutcome, dry_run: bool, validated: bool) -> dict[str, Any]:
+    poll = outcome.poll
+    warnings = [*(poll.warnings if poll else []), *outcome.warnings]
+    warnings += [f"{w.job.key}: {w.message}" for w in (poll.job_warnings if poll else [])]
+    return {
+        "session": session,
+        "dry_run": dry_run,
+        "acting": outcome.acting,
+        "monitored_by": None if outcome.acting else outcome.lease.holder,
+        "monitored_since": None if outcome.acting else iso(outcome.lease.acquired_at),
+        "validated": validated,
+        "changes": [event_dict(e) for e in (poll.events if poll else [])],
+        "submitted": [submit_outcome_dict(o) for o in outcome.submitted],
+        "actions": outcome.restarts,
+        "warnings": warnings,
+        "clusters": {
+            c: {"ok": h.ok, "error": h.error, "commands": list(h.commands), "seconds": round(h.seconds, 3)}
+            for c, h in (poll.health.items() if poll else ())
+        },
+    }
+
+
+def _print_sync_entry(entry: dict[str, Any]) -> None:
+    if not entry["acting"]:
+        click.echo(
+            f"{entry['session']}: monitored by {entry['monitored_by']} since {entry['monitored_since']}; "
+            "nothing done here"
+        )
+        return
+    note = "" if entry["validated"] else " (not validating outputs: trusting the scheduler)"
+    dry = " (dry run)" if entry["dry_run"] else ""
+    click.echo(f"{entry['session']}: {len(entry['changes'])} change(s){dry}{note}")
+    for change in entry["changes"]:
+        click.echo(f"  {change['job']}: {change['message']}")
+    for action in entry["actions"]:
+        click.echo(f"  {action}")
+    for submitted in entry["submitted"]:
+        if submitted["dry_run"]:
+            click.echo(f"  would run: {submitted['command']}")
+    for warning in entry["warnings"]:
+        click.echo(f"  warning: {warning}", err=True)
 
 
 @click.command()
@@ -138,7 +174,11 @@ def attach(
                 if is_read_only(ctx):
                     await watch.follow(names, interval, exit_when_done)
                 else:
-                    await watch.run(names, interval, exit_when_done)
+                    # --all keeps watching sessions registered after it started (a service runs for days)
+                    later = (
+                        (lambda: _session_names(store, None, not include_completed)) if all_sessions else None
+                    )
+                    await watch.run(names, interval, exit_when_done, later)
             return names
         finally:
             await store.close()
@@ -185,20 +225,34 @@ class Watch:
             click.echo(f"{time.strftime('%H:%M:%S')}  {message}", err=err)
         sys.stdout.flush()
 
-    async def run(self, names: Sequence[str], interval: float | None, exit_when_done: bool) -> None:
-        supervisors = [Supervisor(await open_controller(self.store, n), interval=interval) for n in names]
-        cursors = {s.controller.session: await self._last_event(s.controller.session) for s in supervisors}
+    async def run(
+        self,
+        names: Sequence[str],
+        interval: float | None,
+        exit_when_done: bool,
+        later: Callable[[], Awaitable[list[str]]] | None = None,
+    ) -> None:
+        """Cycle every session until stopped (or done); `later` names the sessions to watch at each
+        round, so one registered meanwhile is watched too."""
+        supervisors: dict[str, Supervisor] = {}
+        cursors: dict[str, int] = {}
         try:
             while True:
+                for name in [*names, *(await later() if later else [])]:
+                    if name not in supervisors:
+                        supervisors[name] = Supervisor(
+                            await open_controller(self.store, name), interval=interval
+                        )
+                        cursors[name] = await self._last_event(name)
                 delays = []
-                for supervisor in supervisors:
+                for name, supervisor in supervisors.items():
                     delays.append(supervisor.next_delay(await self._cycle(supervisor)))
-                    await self._print_new(supervisor.controller.session, cursors)
-                if exit_when_done and not await self._active(names):
+                    await self._print_new(name, cursors)
+                if exit_when_done and not await self._active(list(supervisors)):
                     return
-                await asyncio.sleep(min(delays))
+                await asyncio.sleep(min(delays, default=interval or 5.0))
         finally:
-            for supervisor in supervisors:
+            for supervisor in supervisors.values():
                 await supervisor.release()
                 await close_controller(supervisor.controller)
 

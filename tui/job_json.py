@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.controller import SubmitOutcome
 from monitor.model import Attempt, Event, Job, OutputStatus, SessionSummary
+from monitor.unwatched import Unwatched
 
 
 def iso(epoch: float | None) -> str | None:
@@ -38,6 +40,18 @@ def job_dict(job: Job) -> dict[str, Any]:
         else len(job.spec.outputs),
         "missing_since": iso(job.missing_since),
         "updated_at": iso(job.updated_at),
+    }
+
+
+def submit_outcome_dict(o: SubmitOutcome) -> dict[str, Any]:
+    return {
+        "name": o.job_name,
+        "cluster": o.cluster,
+        "tasks": list(o.tasks),
+        "job_id": o.scheduler_id,
+        "command": o.command,
+        "dry_run": o.dry_run,
+        "error": o.error,
     }
 
 
@@ -75,7 +89,8 @@ def output_dict(output: OutputStatus) -> dict[str, Any]:
     return {"path": output.path, "present": output.present, "problem": output.problem, "size": output.size}
 
 
-def session_dict(summary: SessionSummary) -> dict[str, Any]:
+def session_dict(summary: SessionSummary, waiting: Unwatched | None = None) -> dict[str, Any]:
+    lease = summary.lease
     return {
         "name": summary.name,
         "manifest": summary.manifest_path,
@@ -83,4 +98,15 @@ def session_dict(summary: SessionSummary) -> dict[str, Any]:
         "last_activity": iso(summary.last_activity),
         "jobs": summary.total,
         "counts": {state.value: n for state, n in sorted(summary.counts.items())},
+        "last_cycle": iso(summary.last_cycle_at),
+        "last_cycle_by": summary.last_cycle_by,
+        "lease_holder": lease.holder if lease else None,
+        "unwatched": None
+        if waiting is None
+        else {
+            "since": iso(waiting.since),
+            "stages": waiting.stages,
+            "restarts": waiting.restarts,
+            "message": f"{waiting.summary()}: {waiting.advice(summary.name)}",
+        },
     }

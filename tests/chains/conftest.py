@@ -39,6 +39,7 @@ class Deck:
     folder: Path
     backend: str  # "slurm" or "local"
     env: dict[str, str]
+    host: str | None = None  # the cluster is reached over SSH (env names the ssh_config)
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     names: list[str] = field(default_factory=list)
     monitors: list[Monitor] = field(default_factory=list)
@@ -77,6 +78,7 @@ class Deck:
             "[clusters.c]",
             f"backend = {toml(self.backend)}",
             f"workdir = {toml(str(self.workdir))}",
+            *([f"host = {toml(self.host)}"] if self.host else []),
         ]
         for job in jobs:
             job = {"script": "chainjob.sh", "log": "logs/%x-%j.out", **job}
@@ -297,6 +299,20 @@ def slurm(slurm_conf: str) -> Slurm:
 @pytest.fixture
 def slurm_deck(tmp_path: Path, slurm_conf: str) -> Iterator[Deck]:
     deck = Deck(tmp_path, "slurm", {"SLURM_CONF": slurm_conf})
+    try:
+        yield deck
+    finally:
+        deck.cleanup()
+
+
+@pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
+def slurm_deck_any(request: pytest.FixtureRequest, tmp_path: Path, slurm_conf: str) -> Iterator[Deck]:
+    """A SLURM deck whose cluster is this machine's, or the same cluster through the loopback sshd."""
+    env, host = {"SLURM_CONF": slurm_conf}, None
+    if request.param == "ssh":
+        env["JOBDECK_SSH_CONFIG"] = str(request.getfixturevalue("ssh_config"))
+        host = os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
+    deck = Deck(tmp_path, "slurm", env, host)
     try:
         yield deck
     finally:

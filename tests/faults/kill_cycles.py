@@ -1,6 +1,7 @@
 """Kill -9 jobdeck at seeded random moments while it submits, polls, validates, resumes and
-restarts short jobs on the real SLURM cluster (directly and over SSH); then recover with one
-`attach` and check that nothing was lost and nothing was submitted twice:
+restarts short jobs on the real SLURM cluster (directly and over SSH), and while `sync` (a whole
+monitor cycle, as cron runs it) submits chain stages and applies a restart policy; then recover with
+one `attach` and check that nothing was lost and nothing was submitted twice:
 
 - `PRAGMA integrity_check` says ok;
 - every scheduler job carrying a jobdeck tag (the sbatch comment "jobdeck:<hex>") is an attempt in
@@ -48,7 +49,7 @@ HORIZON = {"attach": (0.3, 6.0), "submit": (0.3, 2.0)}
 DEFAULT_HORIZON = (0.3, 1.5)
 # Of the kills of commands that submit, AIMED_CHANCE land within AIMED_WINDOW seconds of the intent
 # being written: while sbatch runs and before its answer is stored.
-AIMED = ("submit", "submit-pending", "resume", "restart")
+AIMED = ("submit", "submit-pending", "resume", "restart", "sync")
 AIMED_CHANCE = 0.4
 AIMED_WINDOW = 0.4
 LIMIT = {"attach": 15.0}  # an unkilled command is stopped after this (else DEFAULT_LIMIT)
@@ -122,7 +123,7 @@ class KillCycles:
         self.db = folder / "state" / "jobdeck.db"
         self.log = folder / "commands.log"
         self.run_id = uuid.uuid4().hex[:6]  # names unique to this run, so accounting can be filtered
-        self.names = (f"one-{self.run_id}", f"sweep-{self.run_id}")
+        self.names = (f"one-{self.run_id}", f"sweep-{self.run_id}", f"then-{self.run_id}")
         self.ssh_host = ssh_host
         self.env = {k: v for k, v in env.items() if not k.startswith("JOBDECK_")}
         self.env["JOBDECK_CONFIG"] = str(folder / "no-config.toml")
@@ -317,7 +318,9 @@ class Lane:
         self.seen: set[str] = set()  # open intents already counted
 
     def new_manifest(self) -> Path:
-        """A session of one plain job and an array of four, one on each cluster (swapped every other)."""
+        """A session of one plain job (restarted by its policy when it exits 3), an array of four, one
+        on each cluster (swapped every other), and a chain stage after the plain job that only a
+        monitor's cycle submits."""
         deck, k = self.deck, len(self.manifests)
         clusters = ["here", "far"] if deck.ssh_host else ["here", "here"]
         if k % 2:
@@ -341,13 +344,22 @@ class Lane:
                 f'host = "{deck.ssh_host}"',
                 f'workdir = "{deck.work}"',
             ]
-        one, sweep = deck.names
+        one, sweep, then = deck.names
         lines += [
             "",
             "[[jobs]]",
             f'name = "{one}"',
             f'cluster = "{clusters[0]}"',
             'script = "flaky.sh"',
+            f"args = {_toml_list(['out/{session}/{name}.txt', FAIL_PERCENT, JOB_SECONDS])}",
+            'outputs = ["out/{session}/{name}.txt"]',
+            'restart = { on = ["exit:3"], max_attempts = 2, backoff = 0 }',
+            "",
+            "[[jobs]]",
+            f'name = "{then}"',
+            f'cluster = "{clusters[1]}"',
+            'script = "flaky.sh"',
+            f'after = ["{one}"]',
             f"args = {_toml_list(['out/{session}/{name}.txt', FAIL_PERCENT, JOB_SECONDS])}",
             'outputs = ["out/{session}/{name}.txt"]',
             "",
@@ -387,8 +399,8 @@ class Lane:
         refs = [_label(name, task) for name, task, _ in mine]
         if action == "attach":
             return action, ["attach", session, "--no-tui", "--interval", "0.5", "--exit-when-done"]
-        if action == "sync":
-            return action, ["sync", "--session", session]
+        if action == "sync":  # as cron runs it: every session with work left, or one
+            return action, ["sync"] if self.rng.random() < 0.5 else ["sync", "--session", session]
         if action == "submit-pending":
             return action, ["submit-pending", "--session", session]
         if action == "validate":

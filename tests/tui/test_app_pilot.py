@@ -87,7 +87,7 @@ async def test_sessions_screen_lists_counts_and_enter_opens_a_session(live, make
         await app.until(lambda: isinstance(app.screen, SessionsScreen), "the sessions screen")
         table = app.screen.query_one(DataTable)
         await app.until(lambda: table.row_count == 2, "two sessions")
-        name, total, states, _when, manifest = table.get_row("live")
+        name, total, states, _when, _monitor, manifest = table.get_row("live")
         assert (name, total, manifest) == ("live", "7", str(live.manifest))
         assert states == "·pending 1 ▶running 1 ✔succeeded 3 ✖failed 2"
         assert table.get_row("other")[1:3] == ["0", ""]  # registered, no job tracked yet

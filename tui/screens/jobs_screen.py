@@ -21,6 +21,7 @@ from tui.job_rows import COLUMNS, job_key
 from tui.keys import JOB_KEYS
 from tui.row_cache import RowCache
 from tui.screens.jobs_actions import JobActions
+from tui.unwatched import unwatched_note
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_bar import StatusBar
@@ -148,11 +149,19 @@ class JobsScreen(JobActions, Screen[None]):
         assert self.supervisor is not None
         while True:
             if self.app.store.read_only:  # type: ignore[attr-defined]
+                await self._note_unwatched()
                 await self.reload()
                 await asyncio.sleep(self.supervisor.interval)
                 continue
             await self.poll_once()
             await asyncio.sleep(self.supervisor.next_delay(self.last_cycle))
+
+    async def _note_unwatched(self) -> None:
+        """A read-only app runs no cycles: its status bar says when nobody else does either."""
+        try:
+            self.lease_note = await unwatched_note(self.app.store, self.session)  # type: ignore[attr-defined]
+        except JobdeckError as exc:
+            self.notify(str(exc), severity="error")
 
     # -- selection and details --------------------------------------------------------------
 

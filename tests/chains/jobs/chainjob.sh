@@ -5,6 +5,7 @@
 #   --sleep S                sleep S seconds
 #   --skip-once-if A B MARK  if A = B and MARK does not exist yet: create MARK, write nothing after this
 #   --write FILE             write FILE (folders included)
+#   --exit N                 exit N at once
 echo "chainjob.sh args: $*"
 skip=""
 while [ $# -gt 0 ]; do
@@ -19,6 +20,7 @@ while [ $# -gt 0 ]; do
         --write)
             [ -n "$skip" ] || { mkdir -p "$(dirname "$2")" && echo "made by chainjob.sh" > "$2"; }
             shift 2 ;;
+        --exit) exit "$2" ;;
         *) echo "chainjob.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
