@@ -44,6 +44,7 @@ BIN=$CACHE/kubernetes-$K8S_VERSION
 ETCD_BIN=$CACHE/etcd-$ETCD_VERSION
 
 build() {
+    command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin # where Go's own archive installs it
     command -v go >/dev/null || { log "no Go toolchain on PATH (Go 1.26 is needed to build the control plane)"; return 1; }
     if [[ ! -x $ETCD_BIN/etcd ]]; then
         log "building etcd $ETCD_VERSION into $ETCD_BIN"
