@@ -52,7 +52,9 @@ async def main() -> None:
     try:
         pod = None
         while pod is None:
-            pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}", _request_timeout=TIMEOUT).items
+            pods = core.list_namespaced_pod(
+                namespace, label_selector=f"job-name={name}", _request_timeout=TIMEOUT
+            ).items
             if pods and pods[0].status.phase == "Running":
                 pod = pods[0].metadata.name
             await asyncio.sleep(0.2)
@@ -82,9 +84,13 @@ async def main() -> None:
               f"{statistics.median(follow_ms):.1f} ms")  # fmt: skip
         print(f"whole log at every refresh: {whole_bytes:,} bytes transferred, "
               f"median refresh {statistics.median(whole_ms):.1f} ms")  # fmt: skip
-        print(f"refreshes: {whole_bytes / max(1, follow_bytes - at_open):.0f}x fewer bytes; with the open: "
-              f"{whole_bytes / max(1, follow_bytes):.1f}x; "
-              + json.dumps({"open_bytes": at_open, "refresh_bytes": follow_bytes - at_open, "whole_bytes": whole_bytes}))
+        print(
+            f"refreshes: {whole_bytes / max(1, follow_bytes - at_open):.0f}x fewer bytes; with the open: "
+            f"{whole_bytes / max(1, follow_bytes):.1f}x; "
+            + json.dumps(
+                {"open_bytes": at_open, "refresh_bytes": follow_bytes - at_open, "whole_bytes": whole_bytes}
+            )
+        )
     finally:
         BatchV1Api(connection.api).delete_namespaced_job(name, namespace, propagation_policy="Background",
                                                          _request_timeout=TIMEOUT)  # fmt: skip

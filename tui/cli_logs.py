@@ -16,7 +16,15 @@ from monitor.log_tail import LogTail, ReadBytes, ReadChunkOf, TailBatch
 from monitor.model import Attempt, Job
 from monitor.states import TERMINAL
 from store.session_store import SessionStore
-from tui.cli_common import db_path, open_existing_store, per_session, resolve_jobs, run_async, session_option, with_db
+from tui.cli_common import (
+    db_path,
+    open_existing_store,
+    per_session,
+    resolve_jobs,
+    run_async,
+    session_option,
+    with_db,
+)
 from tui.log_wiring import log_source
 
 FOLLOW_EVERY = 1.0  # seconds between two looks at a followed log (and at the job's state in the store)
@@ -32,7 +40,9 @@ class LogUnreadable(JobdeckError):
 @session_option
 @click.option("--follow", "-f", is_flag=True,
               help="Keep printing new lines until the store says the job has ended (a monitor keeps it), or Ctrl-C.")  # fmt: skip
-@click.option("--attempt", type=click.IntRange(min=1), help="This attempt (1 is the first); default the latest.")
+@click.option(
+    "--attempt", type=click.IntRange(min=1), help="This attempt (1 is the first); default the latest."
+)
 @click.option("--stderr", is_flag=True, help="The attempt's stderr, where it has a file of its own.")
 @click.option("--tail", "tail_lines", type=click.IntRange(min=0), help="Only the last N lines.")
 @with_db

@@ -289,7 +289,9 @@ class KubernetesBackend:
                 "GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
                 path_params={"namespace": ref.namespace, "name": ref.pod}, query_params=list(query.items()),
                 header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])  # fmt: skip
-            answer = c.api.call_api(method, url, headers, body, post, _request_timeout=self._options["_request_timeout"])
+            answer = c.api.call_api(
+                method, url, headers, body, post, _request_timeout=self._options["_request_timeout"]
+            )
             data = answer.read()
             if not 200 <= answer.status <= 299:
                 raise ApiException(http_resp=answer)
@@ -393,7 +395,7 @@ def _log_ref(path: str) -> LogRef | None:
 
 
 def _not_kept(ref: LogRef, start: int) -> str:
-    return f"{ref}: only the log from byte {start:,} on is kept (the pod's log is longer than jobdeck keeps); read its tail"
+    return f"{ref}: only the log from byte {start:,} on is kept (a longer log than jobdeck keeps); read its tail"
 
 
 def _names(jobs: Sequence[Json]) -> list[str]:

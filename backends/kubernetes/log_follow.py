@@ -47,14 +47,17 @@ class LogCopies:
         FileNotFoundError (the pod or container is gone) forgets the copy."""
         copy = self._copies.get(ref)
         try:
-            answer = await self._fetch(ref, _since(copy.last_stamp) if copy else None)
+            answer = await self._fetch(ref, _since(copy.last_stamp) if copy and copy.last_stamp else None)
         except FileNotFoundError:
             self._copies.pop(ref, None)
             raise
         self.transferred += len(answer)
         copy = self._copies.pop(ref, None) or _Copy()
         # an answer cut at limitBytes ends inside a line: that line is taken whole at the next read
-        _take(copy, answer.rsplit(b"\n", 1)[0] + b"\n" if len(answer) >= LOG_BYTES and b"\n" in answer else answer)
+        _take(
+            copy,
+            answer.rsplit(b"\n", 1)[0] + b"\n" if len(answer) >= LOG_BYTES and b"\n" in answer else answer,
+        )
         if len(copy.data) > self._per_log:  # keep the tail, from a line's start
             cut = copy.data.find(b"\n", len(copy.data) - self._per_log) + 1 or len(copy.data) - self._per_log
             del copy.data[:cut]

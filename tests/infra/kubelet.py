@@ -96,7 +96,12 @@ class Kubelet:
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": self.node}, **renew}
+            lease = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.node},
+                **renew,
+            }
             call(self.leases.create_namespaced_lease, LEASE_NAMESPACE, lease)
 
     def beat(self) -> None:
@@ -150,7 +155,12 @@ class Kubelet:
     def report(self, runner: PodRunner) -> None:
         meta = runner.pod["metadata"]
         try:
-            call(self.core.patch_namespaced_pod_status, meta["name"], meta["namespace"], {"status": runner.status()})
+            call(
+                self.core.patch_namespaced_pod_status,
+                meta["name"],
+                meta["namespace"],
+                {"status": runner.status()},
+            )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile
                 note(f"status of {meta['namespace']}/{meta['name']}: {exc.status} {exc.reason}")

@@ -71,7 +71,12 @@ class LogFile:
         for line in data[:end].splitlines():
             stamp, stream, tag, text = line.split(b" ", 3)
             found.append(
-                Entry(stamp.decode(), parse_time(stamp.decode()), stream.decode(), text + (b"\n" if tag == b"F" else b""))
+                Entry(
+                    stamp.decode(),
+                    parse_time(stamp.decode()),
+                    stream.decode(),
+                    text + (b"\n" if tag == b"F" else b""),
+                )
             )
         return found, offset + end
 
@@ -184,5 +189,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         print(f"kubelet http: {format % args}", file=sys.stderr, flush=True)

@@ -9,6 +9,7 @@ after it starts (or reports it so when it exits first); `ImagePullBackOff` never
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,7 +61,7 @@ def expand(text: str, values: dict[str, str]) -> str:
 
 def field(pod: Json, path: str) -> str:
     """The value of an env var's fieldRef (the paths the downward API offers to env)."""
-    meta, spec, status = pod["metadata"], pod["spec"], pod.get("status") or {}
+    meta, spec = pod["metadata"], pod["spec"]
     for prefix, source in (("metadata.labels", "labels"), ("metadata.annotations", "annotations")):
         if path.startswith(prefix + "['") and path.endswith("']"):
             return (meta.get(source) or {}).get(path[len(prefix) + 2 : -2], "")
@@ -253,7 +254,12 @@ class PodRunner:
         return self._ended(begun, code, "Completed" if code == 0 else "Error")
 
     def _ended(self, begun: float, code: int, reason: str, message: str | None = None) -> Json:
-        state = {"exitCode": code, "reason": reason, "startedAt": seconds(begun), "finishedAt": seconds(time.time())}
+        state = {
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": seconds(begun),
+            "finishedAt": seconds(time.time()),
+        }
         if message:
             state["message"] = message
         return state
@@ -269,7 +275,9 @@ class PodRunner:
             elif "fieldRef" in source:
                 values[var["name"]] = field(self.pod, source["fieldRef"]["fieldPath"])
             else:
-                raise ValueError(f"env {var['name']}: {', '.join(source)} is not supported by the test kubelet")
+                raise ValueError(
+                    f"env {var['name']}: {', '.join(source)} is not supported by the test kubelet"
+                )
         if spec.get("envFrom"):
             raise ValueError("envFrom is not supported by the test kubelet")
         words = [expand(w, values) for w in (spec.get("command") or []) + (spec.get("args") or [])]
@@ -290,10 +298,8 @@ class PodRunner:
 
 
 def _kill(process: subprocess.Popen[bytes], number: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # exited meanwhile
         os.killpg(process.pid, number)
-    except ProcessLookupError:
-        pass  # exited meanwhile
 
 
 def _drain(pipe: Any, stream: str, log: LogFile) -> None:

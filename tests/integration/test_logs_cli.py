@@ -26,7 +26,9 @@ def test_logs_of_finished_and_running_jobs(cluster_deck: Any, transport: Any) ->
     deck.sync_until("logs", lambda js: js[("five", None)]["state"] == "FAILED", 60, "five failed")
 
     printed = deck.run("logs", "logs/five")
-    assert (printed.returncode, printed.stdout) == (0, "".join(f"line {i}\n" for i in range(1, 6))), printed.stderr
+    assert (printed.returncode, printed.stdout) == (0, "".join(f"line {i}\n" for i in range(1, 6))), (
+        printed.stderr
+    )
     assert deck.run("logs", "logs/five", "--stderr").stdout == "to stderr\n"
     assert deck.run("logs", "logs/five", "--tail", "2").stdout == "line 4\nline 5\n"
     assert deck.run("logs", "logs/five", "--attempt", "1").stdout.startswith("line 1\n")
@@ -38,8 +40,12 @@ def test_logs_of_finished_and_running_jobs(cluster_deck: Any, transport: Any) ->
     assert merged.returncode == 2 and "stderr goes to the same log" in merged.stderr
 
     deck.sync_until("logs", lambda js: js[("slow", None)]["state"] == "RUNNING", 60, "slow running")
-    follow = subprocess.Popen(  # noqa: S603 - the installed console script, as Deck.run runs it
-        [*deck.command(), "logs", "logs/slow", "--follow"], stdout=subprocess.PIPE, text=True, env=deck.environ())
+    follow = subprocess.Popen(
+        [*deck.command(), "logs", "logs/slow", "--follow"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=deck.environ(),
+    )
     try:
         assert follow.stdout is not None and follow.stdout.readline() == "start\n"
         (deck.workdir / "go").touch()
@@ -56,7 +62,9 @@ def test_logs_of_finished_and_running_jobs(cluster_deck: Any, transport: Any) ->
 
 def test_logs_of_a_local_job(deck: Any) -> None:
     (deck.workdir / "five.sh").write_text(SCRIPT)
-    manifest = deck.manifest({"name": "here"}, {"here": {"backend": "local"}}, [{"name": "five", "script": "five.sh"}])
+    manifest = deck.manifest(
+        {"name": "here"}, {"here": {"backend": "local"}}, [{"name": "five", "script": "five.sh"}]
+    )
     assert all(o["error"] is None for o in deck.json("submit", str(manifest), "--no-tui"))
     deck.sync_until("here", lambda js: js[("five", None)]["state"] == "FAILED", 60, "five failed")
     printed = deck.run("logs", "here/five", "--tail", "3")

@@ -122,7 +122,10 @@ class RealEngine:
 
     async def jobs(self) -> dict[str, Job]:
         """By label: "name" or "name[task]"."""
-        return {j.name if j.task is None else f"{j.name}[{j.task}]": j for j in await self.store.jobs(self.session)}
+        return {
+            j.name if j.task is None else f"{j.name}[{j.task}]": j
+            for j in await self.store.jobs(self.session)
+        }
 
     async def submit_all(self) -> dict[str, str]:
         """Submit every PENDING job; the scheduler ID of each job by label."""
@@ -130,7 +133,9 @@ class RealEngine:
         assert all(o.ok for o in outcomes), [o.error for o in outcomes]
         return {label: job.job_id or "" for label, job in (await self.jobs()).items()}
 
-    async def poll_until(self, what: str, done: Callable[[dict[str, Job]], bool], timeout: float = 60.0) -> dict[str, Job]:
+    async def poll_until(
+        self, what: str, done: Callable[[dict[str, Job]], bool], timeout: float = 60.0
+    ) -> dict[str, Job]:
         """Poll until `done` holds for the jobs by label; fails naming `what` and the states seen."""
         deadline = time.monotonic() + timeout
         while True:
@@ -177,7 +182,9 @@ async def real_engine(tmp_path: Path, plane: ControlPlane, admin: Admin) -> Asyn
     store = await SessionStore.open(tmp_path / "jobdeck.db")
     session_id = await store.ensure_session(session, None, {}, time.time())
     backend = real_backend(plane, session)
-    controller = Controller(store, session, {"k8s": backend}, ControllerSettings(validate_grace=0.0, lost_grace=60.0))
+    controller = Controller(
+        store, session, {"k8s": backend}, ControllerSettings(validate_grace=0.0, lost_grace=60.0)
+    )
     try:
         yield RealEngine(store, session, session_id, controller, backend, admin, tmp_path)
     finally:

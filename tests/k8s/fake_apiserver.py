@@ -280,7 +280,9 @@ class FakeApiServer:
             data = text.encode() if isinstance(text, str) else text
             old = self.logs.get(key, b"").splitlines(keepends=True)
             new = data.splitlines(keepends=True)
-            kept = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+            kept = next(
+                (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
+            )
             start = time.time_ns()
             stamps = self.log_times.get(key, [])[:kept]
             self.log_times[key] = stamps + [_stamp_ns(start + i) for i in range(len(new) - kept)]
@@ -390,7 +392,13 @@ class FakeApiServer:
         if policy == "Foreground":  # the Job waits for its pods: the API server answers with it
             return 200, job
         details = {"name": name, "group": "batch", "kind": "jobs", "uid": job["metadata"]["uid"]}
-        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+        return 200, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        }
 
     def http_delete_pod(self, namespace: str, name: str, query: dict[str, str], body: bytes
                         ) -> tuple[int, dict[str, Any]]:  # fmt: skip
@@ -453,7 +461,9 @@ class FakeApiServer:
         if not previous and waiting and not status.get("restartCount"):
             raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: '
                                               f"{waiting.get('reason', 'ContainerCreating')}")  # fmt: skip
-        lines = list(zip(self.log_times.get(key, []), self.logs.get(key, b"").splitlines(keepends=True), strict=True))
+        lines = list(
+            zip(self.log_times.get(key, []), self.logs.get(key, b"").splitlines(keepends=True), strict=True)
+        )
         if "sinceTime" in query:
             lines = [(stamp, line) for stamp, line in lines if stamp >= query["sinceTime"].rstrip("Z")]
         if "tailLines" in query:

@@ -86,7 +86,9 @@ def test_partial_resume_backoff_and_cancel_through_the_cli(
     manifest.write_text(MANIFEST.format(session=session, kubeconfig=plane.kubeconfig, folder=tmp_path))
     db = tmp_path / "jobdeck.db"
 
-    submitted = {o["name"]: o for o in json.loads(run(db, "submit", str(manifest), "--no-tui", "--json").stdout)}
+    submitted = {
+        o["name"]: o for o in json.loads(run(db, "submit", str(manifest), "--no-tui", "--json").stdout)
+    }
     assert {n: o["error"] for n, o in submitted.items()} == {"sweep": None, "crash": None, "serve": None}
     sweep = submitted["sweep"]["job_id"]
     assert submitted["sweep"]["task_ids"] == {str(t): f"{sweep}_{t}" for t in range(4)}

@@ -63,9 +63,16 @@ def endpoints(plane: ControlPlane, admin: Admin) -> Iterator[tuple[Endpoint, End
     fake = FakeApiServer(token=TOKEN)
     fake.start()
     server = admin.api.configuration.host
-    token = next(line.split("token: ")[1] for line in plane.kubeconfig.read_text().splitlines() if "token: " in line)
+    token = next(
+        line.split("token: ")[1] for line in plane.kubeconfig.read_text().splitlines() if "token: " in line
+    )
     session = unique_session("contract")
-    yield Endpoint(fake.url, TOKEN, None), Endpoint(server, token.strip(), str(plane.state / "pki" / "ca.crt")), session, fake
+    yield (
+        Endpoint(fake.url, TOKEN, None),
+        Endpoint(server, token.strip(), str(plane.state / "pki" / "ca.crt")),
+        session,
+        fake,
+    )
     fake.stop()
     for job in admin.jobs(session):
         admin.delete_job(job["metadata"]["name"])
@@ -84,33 +91,55 @@ def test_the_emulator_answers_as_the_api_server_does(
     pods = f"/api/v1/namespaces/{namespace}/pods"
     selector = f"?labelSelector={SESSION}%3D{label_value(session)}"
     bad = {**job, "metadata": {**job["metadata"], "name": "Not_A_Name"}}
-    compare(fake, real, [
-        ("create a Job", "POST", jobs, job),
-        ("create it again", "POST", jobs, job),
-        ("create an invalid Job", "POST", jobs, bad),
-    ])
+    compare(
+        fake,
+        real,
+        [
+            ("create a Job", "POST", jobs, job),
+            ("create it again", "POST", jobs, job),
+            ("create an invalid Job", "POST", jobs, bad),
+        ],
+    )
     # both run the pod to its end: the real kubelet runs `true`, the emulator is told
     wait_for(lambda: job_condition(admin.job(name)) == "Complete", 60, "the real Job to complete")
     (pod,) = (p["metadata"]["name"] for p in emulator.pods_of(name, namespace))
     emulator.succeed(pod, namespace)
-    compare(fake, real, [
-        ("read the Job", "GET", f"{jobs}/{name}", None),
-        ("list the session's Jobs", "GET", jobs + selector, None),
-        ("list the session's pods", "GET", pods + selector, None),
-        ("read a Job that is not there", "GET", f"{jobs}/no-such-job", None),
-        ("read the log of a pod that is not there", "GET", f"{pods}/no-such-pod/log?container=main", None),
-        ("delete the Job", "DELETE", f"{jobs}/{name}?propagationPolicy=Background", None),
-        ("delete it again", "DELETE", f"{jobs}/{name}?propagationPolicy=Background", None),
-    ])
+    compare(
+        fake,
+        real,
+        [
+            ("read the Job", "GET", f"{jobs}/{name}", None),
+            ("list the session's Jobs", "GET", jobs + selector, None),
+            ("list the session's pods", "GET", pods + selector, None),
+            ("read a Job that is not there", "GET", f"{jobs}/no-such-job", None),
+            (
+                "read the log of a pod that is not there",
+                "GET",
+                f"{pods}/no-such-pod/log?container=main",
+                None,
+            ),
+            ("delete the Job", "DELETE", f"{jobs}/{name}?propagationPolicy=Background", None),
+            ("delete it again", "DELETE", f"{jobs}/{name}?propagationPolicy=Background", None),
+        ],
+    )
 
 
 def compare(fake: Endpoint, real: Endpoint, calls: list[tuple[str, str, str, Any]]) -> None:
     for what, method, path, body in calls:
-        (fake_code, fake_answer), (real_code, real_answer) = fake.send(method, path, body), real.send(method, path, body)
-        assert fake_code == real_code, f"{what}: the emulator answered {fake_code}, the API server {real_code}: {real_answer}"
+        (fake_code, fake_answer), (real_code, real_answer) = (
+            fake.send(method, path, body),
+            real.send(method, path, body),
+        )
+        assert fake_code == real_code, (
+            f"{what}: the emulator answered {fake_code}, the API server {real_code}: {real_answer}"
+        )
         if real_answer.get("kind") == "Status":
             words = ("kind", "status", "reason", "code")
-            assert [fake_answer.get(w) for w in words] == [real_answer.get(w) for w in words], (what, fake_answer, real_answer)
+            assert [fake_answer.get(w) for w in words] == [real_answer.get(w) for w in words], (
+                what,
+                fake_answer,
+                real_answer,
+            )
             continue
         extra = shape(fake_answer) - shape(real_answer)
         assert not extra, f"{what}: the emulator says what the API server does not: {sorted(extra)}"

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor_process import wait_for
 from control_plane import RealEngine, job_condition
 from k8s_support import k8s_spec
+from monitor_process import wait_for
 
 from backends.kubernetes.naming import TASKS
 from monitor.aggregate import aggregate_state
@@ -75,9 +75,15 @@ async def test_backoff_limit_exceeded_fails_with_the_exit_code(real_engine: Real
 
 @pytest.mark.parametrize(
     ("fault", "state", "exit_code"),
-    [("OOMKilled", State.FAILED, 137), ("Evicted", State.FAILED, 137), ("ImagePullBackOff", State.QUEUED, None)],
+    [
+        ("OOMKilled", State.FAILED, 137),
+        ("Evicted", State.FAILED, 137),
+        ("ImagePullBackOff", State.QUEUED, None),
+    ],
 )
-async def test_the_kubelets_reasons_show(real_engine: RealEngine, fault: str, state: State, exit_code: int | None) -> None:
+async def test_the_kubelets_reasons_show(
+    real_engine: RealEngine, fault: str, state: State, exit_code: int | None
+) -> None:
     await real_engine.add([("victim", None, shell(real_engine.folder, "sleep 30", **faulty(fault, 0.5)))])
     await real_engine.submit_all()
     jobs = await real_engine.poll_until(f"the reason {fault}", lambda js: js["victim"].reason == fault)
@@ -100,11 +106,16 @@ async def test_jobs_deleted_while_nobody_watched_are_settled_by_their_outputs_an
     supervisor = Supervisor(real_engine.controller, holder="monitor")
     await supervisor.cycle()
     # the monitor is away; the Jobs finish and the TTL controller deletes them
-    wait_for(lambda: not real_engine.admin.jobs(real_engine.session), 60, "the TTL controller deleting both Jobs")
+    wait_for(
+        lambda: not real_engine.admin.jobs(real_engine.session), 60, "the TTL controller deleting both Jobs"
+    )
 
     await Supervisor(real_engine.controller, holder="monitor").cycle()  # attached again
     jobs = await real_engine.jobs()
-    assert (jobs["with-outputs"].state, jobs["with-outputs"].current.raw_state) == (State.SUCCEEDED, "DELETED")
+    assert (jobs["with-outputs"].state, jobs["with-outputs"].current.raw_state) == (
+        State.SUCCEEDED,
+        "DELETED",
+    )
     assert (jobs["no-outputs"].state, jobs["no-outputs"].reason) == (State.LOST, DELETED_UNJUDGED)
     for _ in range(2):
         await supervisor.cycle()
@@ -113,10 +124,14 @@ async def test_jobs_deleted_while_nobody_watched_are_settled_by_their_outputs_an
     assert set(ids.values()) == {j.job_id for j in jobs.values()}
 
 
-async def test_resume_submits_only_the_missing_indexes_with_their_own_arguments(real_engine: RealEngine) -> None:
+async def test_resume_submits_only_the_missing_indexes_with_their_own_arguments(
+    real_engine: RealEngine,
+) -> None:
     folder = real_engine.folder
     # the first run writes outputs only for 0 and 2; every index exits 0
-    script = 'printf "%s\\n" "$@" > "args-$2"; if [ -e resumed ] || [ $(( $2 % 2 )) = 0 ]; then : > "out-$2"; fi'
+    script = (
+        'printf "%s\\n" "$@" > "args-$2"; if [ -e resumed ] || [ $(( $2 % 2 )) = 0 ]; then : > "out-$2"; fi'
+    )
     await real_engine.add([("sweep", t, shell(folder, script, "--seed", f"{t}", "it's", array="0-3",
                                               outputs=[f"out-{t}"])) for t in range(4)])  # fmt: skip
     await real_engine.submit_all()
@@ -137,7 +152,9 @@ async def test_resume_submits_only_the_missing_indexes_with_their_own_arguments(
 
 async def test_restart_policy_creates_a_new_job_for_the_next_attempt(real_engine: RealEngine) -> None:
     policy = RestartPolicy(on=("OOMKilled",), max_attempts=2)
-    await real_engine.add([("train", None, shell(real_engine.folder, "sleep 30", restart=policy, **faulty("OOMKilled")))])
+    await real_engine.add(
+        [("train", None, shell(real_engine.folder, "sleep 30", restart=policy, **faulty("OOMKilled")))]
+    )
     await real_engine.submit_all()
     supervisor = Supervisor(real_engine.controller, holder="m")
 
@@ -155,7 +172,9 @@ async def test_restart_policy_creates_a_new_job_for_the_next_attempt(real_engine
 
 
 async def test_cancel_deletes_the_job_and_its_pods(real_engine: RealEngine) -> None:
-    await real_engine.add([("sweep", t, shell(real_engine.folder, "sleep 300", str(t), array="0-2")) for t in range(3)])
+    await real_engine.add(
+        [("sweep", t, shell(real_engine.folder, "sleep 300", str(t), array="0-2")) for t in range(3)]
+    )
     ids = await real_engine.submit_all()
     (name,) = {i.split("_")[0] for i in ids.values()}
     await real_engine.poll_until("all running", lambda js: {j.state for j in js.values()} == {State.RUNNING})
@@ -190,6 +209,10 @@ async def test_an_intent_left_open_is_settled_by_its_tag(real_engine: RealEngine
     outcome = await Supervisor(real_engine.controller, holder="m").cycle()
     assert [v.result.job_id if v.result else None for v in outcome.intents] == ["lost-answer-feedfacecafe"]
     job = (await real_engine.jobs())["lost-answer"]
-    assert job.job_id == "lost-answer-feedfacecafe" and job.state in (State.QUEUED, State.RUNNING, State.SUCCEEDED)
+    assert job.job_id == "lost-answer-feedfacecafe" and job.state in (
+        State.QUEUED,
+        State.RUNNING,
+        State.SUCCEEDED,
+    )
     (created,) = real_engine.admin.jobs(real_engine.session)
     assert created["metadata"]["labels"]["jobdeck.io/tag"].startswith("jobdeck-feedfacecafe-")

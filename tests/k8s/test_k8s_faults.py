@@ -22,6 +22,7 @@ async def submit_all(engine: Engine) -> dict[str, str]:
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     return {label: job.job_id or "" for label, job in (await engine.jobs()).items()}
 
+
 async def test_an_api_server_that_stops_answering_changes_nothing(engine: Engine) -> None:
     await engine.add([("serve", None, k8s_spec(engine.folder))])
     ids = await submit_all(engine)

@@ -24,6 +24,7 @@ class Log:
         self.lines: list[tuple[int, str]] = []
 
     async def fetch(self, ref: LogRef, since: str | None) -> bytes:
+        assert since is None or len(since) == len("2026-12-06T08:00:00Z"), since  # a whole second, RFC 3339
         kept = [(t, text) for t, text in self.lines if since is None or stamp(t) >= since.rstrip("Z")]
         return "".join(f"{stamp(t)} {text}\n" for t, text in kept).encode()
 
@@ -59,3 +60,11 @@ async def test_an_answer_cut_at_the_limit_leaves_its_partial_line() -> None:
     copies = LogCopies(fetch)
     assert await copies.read(REF) == (b"first\n", 0)
     assert await copies.read(REF) == (b"first\nsecond\n", 0)
+
+
+async def test_a_log_empty_at_first_is_read_whole_later() -> None:
+    log = Log()
+    copies = LogCopies(log.fetch)
+    assert await copies.read(REF) == (b"", 0)
+    log.lines = [(0, "first")]
+    assert await copies.read(REF) == (b"first\n", 0)

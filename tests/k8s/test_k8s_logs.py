@@ -59,15 +59,23 @@ async def test_the_tail_of_a_running_pods_log(real_engine: RealEngine) -> None:
 
 async def test_the_previous_container_log_after_a_restart(real_engine: RealEngine) -> None:
     script = "if [ -e ran ]; then echo second run; sleep 30; else : > ran; echo first run; echo out of memory; exit 3; fi"
-    restarts = {"job_template": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure"}}}}, "backoff_limit": 2}
+    restarts = {
+        "job_template": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure"}}}},
+        "backoff_limit": 2,
+    }
     path = await started(real_engine, script, **restarts)
-    jobs = await real_engine.poll_until("one restart", lambda js: js["train"].current.requeues == 1)
-    assert jobs["train"].state is State.RUNNING  # restarted in place: the same pod
+    await real_engine.poll_until(  # restarted in place: the same pod runs again
+        "one restart", lambda js: js["train"].current.requeues == 1 and js["train"].state is State.RUNNING
+    )
     assert (await real_engine.backend.read_bytes(path, 0, 1000))[0] == b"second run\n"
-    assert (await real_engine.backend.read_bytes(f"{path}?previous", 0, 1000))[0] == b"first run\nout of memory\n"
+    assert (await real_engine.backend.read_bytes(f"{path}?previous", 0, 1000))[
+        0
+    ] == b"first run\nout of memory\n"
 
 
-async def test_a_finished_pods_log_is_copied_and_served_after_the_pod_is_gone(real_engine: RealEngine) -> None:
+async def test_a_finished_pods_log_is_copied_and_served_after_the_pod_is_gone(
+    real_engine: RealEngine,
+) -> None:
     (real_engine.folder / "lines").write_text("".join(f"{line}\n" for line in LINES))
     path = await started(real_engine, "while [ ! -e go ]; do sleep 0.1; done; cat lines")
     supervisor = Supervisor(real_engine.controller, holder="m")

@@ -64,7 +64,12 @@ def test_slurm_and_kubernetes_jobs_in_one_session(
     found = synced_until(db, "both finished jobs settled and both others running", lambda r: (
         r["prepare"]["state"] == r["train"]["state"] == "SUCCEEDED"
         and r["hold"]["state"] == r["serve"]["state"] == "RUNNING"))  # fmt: skip
-    assert {k: r["cluster"] for k, r in found.items()} == {"prepare": "hpc", "train": "k8s", "hold": "hpc", "serve": "k8s"}
+    assert {k: r["cluster"] for k, r in found.items()} == {
+        "prepare": "hpc",
+        "train": "k8s",
+        "hold": "hpc",
+        "serve": "k8s",
+    }
     assert run(db, "logs", f"{session}/prepare").stdout == "prepared on slurm\n"
     assert run(db, "logs", f"{session}/train").stdout.startswith("training on train-")
 

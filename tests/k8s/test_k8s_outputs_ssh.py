@@ -19,7 +19,11 @@ from monitor.states import State
 from store.session_store import SessionStore
 from tui.wiring import make_backend
 
-pytestmark = [pytest.mark.ssh, pytest.mark.cluster, pytest.mark.k8s]  # the ssh_config fixture needs the first two
+pytestmark = [
+    pytest.mark.ssh,
+    pytest.mark.cluster,
+    pytest.mark.k8s,
+]  # the ssh_config fixture needs the first two
 
 SSH_HOST = os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
 

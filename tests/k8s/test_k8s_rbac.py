@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor_process import jobdeck_command, wait_for
 from control_plane import ROLE, Admin, ControlPlane, client, raw, unique_session
 from kubernetes.client import AuthorizationV1Api
+from monitor_process import jobdeck_command, wait_for
 from test_k8s_cli import run
 
 pytestmark = [pytest.mark.k8s, pytest.mark.disruptive]  # it changes the Role every other test runs under
@@ -40,7 +40,9 @@ def may(plane: ControlPlane, verb: str, resource: str, group: str) -> bool:
         "resourceAttributes": {"namespace": plane.namespace, "verb": verb, "resource": resource, "group": group}}}  # fmt: skip
     api = client(plane.kubeconfig)
     try:
-        return bool(raw(AuthorizationV1Api(api).create_self_subject_access_review, review)["status"]["allowed"])
+        return bool(
+            raw(AuthorizationV1Api(api).create_self_subject_access_review, review)["status"]["allowed"]
+        )
     finally:
         api.close()
 
@@ -77,7 +79,9 @@ def test_a_missing_verb_is_one_line_naming_the_permission(
     manifest.write_text(MANIFEST.format(session=session, kubeconfig=plane.kubeconfig))
     db = tmp_path / "jobdeck.db"
     try:
-        submitted: list[dict[str, Any]] = json.loads(run(db, "submit", str(manifest), "--no-tui", "--json").stdout)
+        submitted: list[dict[str, Any]] = json.loads(
+            run(db, "submit", str(manifest), "--no-tui", "--json").stdout
+        )
         assert submitted[0]["error"] is None
         result = subprocess.run([jobdeck_command(), "--db", str(db), "cancel", f"{session}/serve"], capture_output=True,
                                 text=True, timeout=90, env={**os.environ, "NO_COLOR": "1"})  # fmt: skip

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.k8s
 
 def request(session: str) -> SubmitRequest:
     extra = {"image": "busybox:1.36", "command": ["echo"], "backoff_limit": 0}
-    return SubmitRequest(session, "hello", "jobdeck:0123456789ab", "", "/", (TaskSpec(None, ("hi",)),), False, extra=extra)
+    return SubmitRequest(
+        session, "hello", "jobdeck:0123456789ab", "", "/", (TaskSpec(None, ("hi",)),), False, extra=extra
+    )
 
 
 @pytest.fixture
