@@ -72,11 +72,18 @@ class CycleOutcome:
 
 class Supervisor:
     def __init__(
-        self, controller: Controller, holder: str | None = None, interval: float | None = None
+        self,
+        controller: Controller,
+        holder: str | None = None,
+        interval: float | None = None,
+        reattach: bool = True,
     ) -> None:
+        """`reattach`: the first cycle searches every job by name and settles every open intent,
+        as after an absence; a `sync` run often (from cron) continues the cycles before it instead,
+        asking the scheduler no more than an attached monitor does (be kind to the controller)."""
         self.controller = controller
         self.holder = holder or new_holder()
-        self.attached = False
+        self.attached = not reattach
         self.interval = interval or controller.settings.poll_interval
         self.delay = self.interval
 
@@ -131,14 +138,13 @@ class Supervisor:
         c = self.controller
         now = c.clock()
         outcome = CycleOutcome(Lease(self.holder, now, now, now), acting=True)
-        outcome.poll = await c.poll(dry_run=True, search_all=True)
+        outcome.poll = await c.poll(dry_run=True, search_all=not self.attached)
         jobs = jobs_after(await self.store.jobs(c.session), outcome.poll.updates)
         restarts = due_restarts([j for j in jobs if j.state is State.FAILED], now)
         stages = due_stages(jobs)
-        outcome.submitted = [
-            *(o for due in restarts for o in await c.submit([due.job], kind="restart", dry_run=True)),
-            *(await c.submit(stages, dry_run=True) if stages else []),
-        ]
+        for due in restarts:
+            outcome.submitted += await c.submit([due.job], kind="restart", dry_run=True)
+        outcome.submitted += await c.submit(stages, dry_run=True) if stages else []
         outcome.restarts = [f"{due.job.key}: {due.why}: would submit a new attempt" for due in restarts]
         outcome.restarts += [f"{job.key}: upstream succeeded: would submit" for job in stages]
         return outcome

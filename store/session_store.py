@@ -286,15 +286,18 @@ class SessionStore:
         attempts: Sequence[tuple[Job, str | None, str | None]],
         now: float,
     ) -> None:
-        """The scheduler accepted: one new attempt per job (with its resolved log paths), QUEUED."""
+        """The scheduler accepted: one new attempt per job (with its resolved log paths), QUEUED.
+        Once only: a monitor may have settled the intent by its tag meanwhile (intent before action)."""
         sub = await self.submission(submission_id)
         session_id = await self.session_id(sub.session)
         async with self._writing([job.id for job, _, _ in attempts]) as conn:
-            await conn.execute(
+            settled = await conn.execute(
                 "UPDATE submissions SET status = 'submitted', scheduler_id = ?, command = ?, settled_at = ? "
-                "WHERE id = ?",
+                "WHERE id = ? AND status = 'intent'",
                 (result.job_id, result.command, now, submission_id),
             )
+            if settled.rowcount == 0:
+                return
             events = []
             for job, log_path, err_path in attempts:
                 number = len(job.attempts) + 1
@@ -325,15 +328,17 @@ class SessionStore:
         status: str = "rejected",
     ) -> None:
         """Nothing was submitted (refused, never sent, or never arrived): the jobs go back to the
-        state they had before the intent, with `message` in their history."""
+        state they had before the intent, with `message` in their history. Once only, as confirming."""
         rows = await self._rows("SELECT session_id, prior FROM submissions WHERE id = ?", (submission_id,))
         session_id, prior_json = rows[0]
         prior: dict[str, str] = json.loads(prior_json or "{}")
         async with self._writing([int(jid) for jid in prior]) as conn:
-            await conn.execute(
-                "UPDATE submissions SET status = ?, error = ?, settled_at = ? WHERE id = ?",
+            settled = await conn.execute(
+                "UPDATE submissions SET status = ?, error = ?, settled_at = ? WHERE id = ? AND status = 'intent'",
                 (status, message, now, submission_id),
             )
+            if settled.rowcount == 0:
+                return  # settled meanwhile by a monitor
             await conn.executemany(
                 "UPDATE jobs SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = 'SUBMITTING'",
                 [(state, reason, now, int(jid)) for jid, state in prior.items()],

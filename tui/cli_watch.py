@@ -78,7 +78,7 @@ async def sync(
     try:
         for name in await _session_names(store, session, active_only=session is None):
             controller = await open_controller(store, name, validate=False if no_validate else None)
-            supervisor = Supervisor(controller)
+            supervisor = Supervisor(controller, reattach=False)
             try:
                 outcome = await (supervisor.plan() if dry_run else supervisor.cycle())
             finally:

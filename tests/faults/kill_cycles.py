@@ -217,7 +217,7 @@ class KillCycles:
             "WHERE j.state IN ('SUBMITTING', 'QUEUED', 'RUNNING', 'VALIDATING')"
         )
         f.active = [f"{s}/{_label(name, task)} {state}" for s, name, task, state in active]
-        accounting = self.accounting()
+        accounting = self.accounting({a[5] for a in attempts if a[5]})
         f.scheduler_jobs = len(accounting)
         in_store = {a[5]: a for a in attempts if a[5]}
         for job_id, (name, state, tag, _, _) in sorted(accounting.items()):
@@ -263,9 +263,10 @@ class KillCycles:
                     found.append(f"duplicate: {s}/{name}[{task}]: {second} submitted before {first} ended")
         return found
 
-    def accounting(self) -> dict[str, tuple[str, str, str, float, float]]:
+    def accounting(self, recorded: set[str]) -> dict[str, tuple[str, str, str, float, float]]:
         """This run's jobs as accounting has them: ID -> (name, state, tag, submit, end); asked again
-        (up to 30 s) while a finished job's record has not arrived."""
+        (up to 30 s) while a finished job's record, or a job the store `recorded`, has not arrived
+        (slurmdbd learns of a job a moment after slurmctld)."""
         window = int(time.time() - self.started) + 600
         argv = [
             "sacct", "-X", "-n", "--parsable2", f"--delimiter={SEP}", "-S", f"now-{window}",
@@ -283,6 +284,7 @@ class KillCycles:
                 job_id, name, state, comment, submit, end = line.split(SEP)
                 found[job_id] = (name, state.split()[0], comment, _epoch(submit), _epoch(end, float("inf")))
             settled = all(end != float("inf") and tag for _, _, tag, _, end in found.values())
+            settled = settled and recorded <= found.keys()
             if settled or time.monotonic() > deadline:
                 return found
             time.sleep(2)

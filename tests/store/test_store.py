@@ -103,6 +103,26 @@ async def test_rejected_submission_restores_the_prior_state(tmp_path: Path) -> N
         await store.close()
 
 
+async def test_a_submission_is_settled_once_whoever_settles_it_first(tmp_path: Path) -> None:
+    """A monitor confirms an intent by its tag while the submit that wrote it is still waiting for
+    sbatch's answer: the submit's own confirmation (or rejection) then records nothing again."""
+    store = await SessionStore.open(tmp_path / "once.db")
+    try:
+        sid = await store.ensure_session("s", None, {}, 1.0)
+        await store.add_jobs(sid, [("a", None, SPEC)], 1.0)
+        jobs = await store.jobs("s")
+        sub = await store.record_intent(sid, "a", "submit", "t", "lab", jobs, "sbatch", 2.0)
+        result = SubmitResult("41", {None: "41"}, "sbatch ...")
+        await store.confirm_submission(sub, result, [(jobs[0], "/w/log", None)], 3.0)  # the monitor
+        await store.confirm_submission(sub, result, [(jobs[0], "/w/log", None)], 4.0)  # the submit
+        await store.reject_submission(sub, "sbatch: error: timed out", 5.0)
+        (job,) = await store.jobs("s")
+        assert [(a.number, a.job_id) for a in job.attempts] == [(1, "41")], job.attempts
+        assert (job.state, (await store.submission(sub)).status) == (State.QUEUED, "submitted")
+    finally:
+        await store.close()
+
+
 async def test_a_failing_poll_transaction_changes_nothing(tmp_path: Path) -> None:
     store = await SessionStore.open(tmp_path / "t.db")
     try:
