@@ -20,6 +20,7 @@ _COMMANDS = {
     "sessions": "tui.cli_read:sessions",
     "list": "tui.cli_read:list_jobs",
     "status": "tui.cli_read:status",
+    "logs": "tui.cli_logs:logs",
     "sync": "tui.cli_watch:sync",
     "attach": "tui.cli_watch:attach",
     "cancel": "tui.cli_recover:cancel",

@@ -129,15 +129,21 @@ class Deck:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    def command(self) -> list[str]:
+        return [jobdeck_command(), "--db", str(self.db)]
+
+    def environ(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
+        return {**base, **self.env, **(env or {})}
+
     def run(
         self, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
         result = subprocess.run(
-            [jobdeck_command(), "--db", str(self.db), *args],
+            [*self.command(), *args],
             capture_output=True,
             text=True,
-            env={**base, **self.env, **(env or {})},
+            env=self.environ(env),
             cwd=self.folder,
             timeout=timeout,
         )
