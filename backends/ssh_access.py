@@ -11,10 +11,11 @@ from pydantic import Field
 
 from backends.runners.base import Runner
 from backends.runners.local import LocalRunner
-from backends.runners.ssh import SshRunner
 from monitor.manifest import ClusterConfig, PathText
 
-_NEEDS_HOST = frozenset({"port", "user", "identity_file", "known_hosts", "accept_new_host_key"})
+_NEEDS_HOST = frozenset(
+    {"port", "user", "identity_file", "known_hosts", "accept_new_host_key", "agent_python"}
+)
 
 
 class SshAccess(ClusterConfig):
@@ -25,6 +26,7 @@ class SshAccess(ClusterConfig):
     identity_file: PathText | None = None
     known_hosts: PathText | None = None
     accept_new_host_key: bool = False
+    agent_python: str = "python3"  # starts the command agent on the host; "" for a login shell per command
 
     LOCAL_FILES: ClassVar[tuple[str, ...]] = ("identity_file", "known_hosts")
     HOST_FIELD: ClassVar[str]  # the field that names the SSH host, and what it is, for messages
@@ -44,6 +46,8 @@ class SshAccess(ClusterConfig):
         the file named by JOBDECK_SSH_CONFIG, as `ssh -F` would)."""
         if self.ssh_host is None:
             return LocalRunner()
+        from backends.runners.ssh import SshRunner  # asyncssh takes ~0.15 s to import: only for SSH clusters
+
         config = os.environ.get("JOBDECK_SSH_CONFIG")
         return SshRunner(
             self.ssh_host,
@@ -53,4 +57,5 @@ class SshAccess(ClusterConfig):
             known_hosts=self.known_hosts,
             config_paths=[config] if config else None,
             accept_new_host_key=self.accept_new_host_key,
+            agent_python=self.agent_python or None,
         )

@@ -11,7 +11,8 @@ For each N a session of one array job of N tasks is registered and submitted thr
 as `jobdeck submit` does, with `--hold` so nothing runs; every task is cancelled at the end. Then,
 interleaved run by run (medians):
   bare squeue  the exact squeue argv of the poll, run alone (subprocess.run; over SSH, on the poll's
-               own reused connection), output not parsed
+               own reused connection), output not parsed; over SSH also run here, on the cluster
+               without SSH, which the SSH poll is compared with (target: within 2x)
   steady       Controller.poll() when nothing changed: store read, squeue, parse, reconcile, no write
   1% changed   the same after `scontrol hold`/`uhold` of 1% of the tasks (their reason changes):
                N/100 updates and events written in the poll's one transaction
@@ -56,6 +57,7 @@ T = TypeVar("T")
 @dataclass
 class Figures:
     bare: list[float] = field(default_factory=list)
+    here: list[float] = field(default_factory=list)  # over SSH: the same squeue run here, without SSH
     steady: list[float] = field(default_factory=list)
     steady_squeue: list[float] = field(default_factory=list)
     changed: list[float] = field(default_factory=list)
@@ -218,6 +220,7 @@ async def measure(size: int, runs: int, transport: str) -> Figures:
                 counted = run > 0
                 runner: TimedRunner = controller.backend(CLUSTER).runner  # type: ignore[attr-defined]
                 bare = await bare_squeue_over(runner.inner, argv) if host else bare_squeue(argv)
+                here = bare_squeue(argv) if host else bare
                 seconds, outcome, in_poll = await timed_poll(controller)
                 assert not outcome.updates, f"a steady poll found {len(outcome.updates)} changes"
                 commands.add(outcome.health[CLUSTER].commands)
@@ -228,6 +231,7 @@ async def measure(size: int, runs: int, transport: str) -> Figures:
                 sub = submitit_update(watcher, size) if watcher is not None else None
                 if counted:
                     figures.bare.append(bare)
+                    figures.here.append(here)
                     figures.steady.append(seconds)
                     figures.steady_squeue.append(in_poll)
                     figures.changed.append(changed)
@@ -289,6 +293,11 @@ def report(size: int, figures: Figures, runs: int) -> None:
     for note in figures.notes:
         print(f"    {note}")
     print(f"    bare squeue                           {bare:8.1f} ms")
+    if figures.here != figures.bare:
+        here = ms(figures.here)
+        print(f"    the same squeue here, without SSH     {here:8.1f} ms")
+        print(f"    jobdeck poll over SSH / squeue here:  steady {steady / here:5.2f}x, "
+              f"1% changed {changed / here:5.2f}x (target 2x)")  # fmt: skip
     print(f"    jobdeck poll, steady                  {steady:8.1f} ms   {steady / bare:5.2f}x bare squeue"
           f"   (its squeue in poll {ms(figures.steady_squeue):.1f} ms)")  # fmt: skip
     print(f"    jobdeck poll, 1% changed              {changed:8.1f} ms   {changed / bare:5.2f}x bare squeue"

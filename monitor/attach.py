@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from monitor.model import (
+    TAG_PREFIX,
     Attempt,
     AttemptPatch,
     Event,
@@ -76,15 +77,16 @@ def found_by_name(
     jobs: Sequence[Job],
     report: PollReport,
     known_ids: Collection[str],
-    known_tags: Collection[str],
     now: float,
     mapper: Mapper,
 ) -> list[JobUpdate]:
-    """New attempts for searched jobs whose name (and task) a newer, untracked job carries."""
+    """New attempts for searched jobs whose name (and task) a newer, untracked job carries. A job
+    carrying a jobdeck tag is never one: its own submission knows it (this store's tags), or it
+    belongs to another jobdeck database that runs jobs of the same name on the same cluster."""
     candidates: dict[tuple[str, int | None], list[Observation]] = defaultdict(list)
     for obs in report.observations.values():
-        foreign = obs.tag is not None and obs.tag in known_tags  # made by jobdeck for a known submission
-        if obs.job_id not in known_ids and not foreign and obs.name is not None:
+        by_jobdeck = obs.tag is not None and obs.tag.startswith(TAG_PREFIX)
+        if obs.job_id not in known_ids and not by_jobdeck and obs.name is not None:
             candidates[(obs.name, task_of(obs.job_id))].append(obs)
     updates = []
     for job in searched_jobs(jobs):

@@ -27,6 +27,7 @@ from monitor.log_patterns import default_log_pattern, resolve_pattern
 from monitor.markers import STREAM as MARKER_STREAM
 from monitor.markers import marker_scans, scan_markers
 from monitor.model import (
+    TAG_PREFIX,
     AttemptPatch,
     Event,
     Job,
@@ -157,7 +158,7 @@ class Controller:
     ) -> SubmitOutcome:
         first = group[0]
         backend = self.backend(first.cluster)
-        tag = f"jobdeck:{uuid.uuid4().hex[:12]}"
+        tag = f"{TAG_PREFIX}{uuid.uuid4().hex[:12]}"
         request = build_request(group, tag)
         command = backend.describe_submit(request)
         tasks = tuple(j.task for j in group)
@@ -262,6 +263,7 @@ class Controller:
                 )
                 return [], health, [f"{cluster}: {exc}"], jobs
             commands += report.commands
+            warnings += [f"{cluster}: {notice}" for notice in report.notices]
             updates = self._reconciled(memory, report, started, mapper)
         current = jobs_after(jobs, updates)
         ended = _ended(jobs, updates)
@@ -276,7 +278,9 @@ class Controller:
             else:
                 updates = [
                     *updates,
-                    *found_by_name(searched, found, *await self._known(), self.clock(), mapper),
+                    *found_by_name(
+                        searched, found, await self.store.known_scheduler_ids(), self.clock(), mapper
+                    ),
                 ]
                 current = jobs_after(jobs, updates)
         kinds = self._kinds.setdefault(cluster, PerJob(_kind, counted=True))
@@ -323,9 +327,6 @@ class Controller:
         updates = reconcile(unsettled, report, now, mapper, ReconcileSettings(self.settings.lost_grace))
         memory.settle(updates)
         return updates
-
-    async def _known(self) -> tuple[set[str], set[str]]:
-        return await self.store.known_scheduler_ids(), await self.store.known_tags()
 
     async def _search_by_name(self, backend: Backend, jobs: Sequence[Job], commands: list[str]) -> PollReport:
         since = min((j.current.submit_time or self.clock()) for j in jobs if j.current) - SEARCH_MARGIN

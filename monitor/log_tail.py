@@ -167,16 +167,22 @@ class LogTail:
     async def open(self) -> TailBatch:
         """The first batch: the file's tail, or what follows `start_offset` (unless that is more than
         `max_behind` bytes from the end, in which case the tail, with the skipped bytes reported).
-        The first read is small: a small log (or few new bytes) takes one call, a big one two."""
-        start = self._start_offset or 0
-        first = max(0, start - 1)
-        chunk = await self._fetch(first, FIRST_READ)
+        With `read_chunk`, the tail is one read counted from the end, whatever the file's size.
+        Otherwise the first read is small: a small log (or few new bytes) takes one call, a big one two."""
+        if self._start_offset is None and self._read_chunk is not None:
+            chunk = await self._read_chunk(self.path, -(self._tail_bytes + 1), self._tail_bytes + 1)
+            start = max(0, chunk.size - self._tail_bytes)
+            first = chunk.size - len(chunk.data)  # such a read's data ends at the size
+        else:
+            start = self._start_offset or 0
+            first = max(0, start - 1)
+            chunk = await self._fetch(first, FIRST_READ)
         size = chunk.size
         if self._start_offset is None:
             wanted, truncated, skipped = max(0, size - self._tail_bytes), False, 0
         else:
             wanted, truncated, skipped = self._plan(start, size)
-        if wanted == start and first + len(chunk.data) >= size:
+        if wanted == start and first == max(0, start - 1) and first + len(chunk.data) >= size:
             batch = self._restart(start, chunk, truncated, skipped)
         else:
             batch = await self._read_from(wanted, truncated, skipped)

@@ -11,6 +11,10 @@ from typing import Any
 
 from monitor.states import State
 
+TAG_PREFIX = "jobdeck:"
+"""Every submission's tag (SLURM comment, Kubernetes annotation) starts so: a job carrying one was
+submitted by a jobdeck, never resubmitted by hand."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobKey:
@@ -129,6 +133,7 @@ class PollReport:
     commands: tuple[str, ...] = ()  # scheduler commands run, for "be kind to the controller" counts
     finished_source: bool = True  # False when no source for finished jobs answered (accounting off
     # and scontrol failed): absence then proves even less, and nothing may become LOST
+    notices: tuple[str, ...] = ()  # about the connection, said once (no command agent on the host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,16 @@ class PathStat:
     size: int
     mtime: float
     sha256: str | None = None
+
+
+def read_range(offset: int, limit: int, size: int) -> tuple[int, int]:
+    """Where a read of `limit` bytes from `offset` starts, and how many bytes it may take, in a file
+    of `size` bytes. A negative offset counts from the end and the read stops at `size`, so opening
+    a log's tail is one read whose data ends where the size says."""
+    if offset >= 0:
+        return offset, max(0, limit)
+    start = max(0, size + offset)
+    return start, max(0, min(limit, size - start))
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,8 +96,9 @@ class Backend(Protocol):
 
     async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
         """(path, offset, limit) for several files, one path each, in one batched operation: up to
-        `limit` bytes from `offset`, with the size and identity of the very file read. None for a
-        missing file; a ReadChunk with `error` for one that cannot be read."""
+        `limit` bytes from `offset`, with the size and identity of the very file read. A negative
+        offset counts from the end (monitor.model.read_range): the data then ends at the size. None
+        for a missing file; a ReadChunk with `error` for one that cannot be read."""
         ...
 
     async def close(self) -> None: ...
@@ -159,8 +160,6 @@ class SessionStorage(Protocol):
     async def outputs(self, job_db_id: int) -> list[OutputStatus]: ...
 
     async def known_scheduler_ids(self) -> set[str]: ...
-
-    async def known_tags(self) -> set[str]: ...
 
     async def open_intents(self, session: str) -> list[Submission]: ...
 

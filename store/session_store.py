@@ -423,9 +423,6 @@ class SessionStore:
             )
         }
 
-    async def known_tags(self) -> set[str]:
-        return {r[0] for r in await self._rows("SELECT tag FROM submissions")}
-
     async def open_intents(self, session: str) -> list[Submission]:
         """Submissions written as intents whose outcome was never recorded (a crash, a dropped link)."""
         return await self.submissions(session=session, status="intent")

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real SLURM cluster and sshd started by tests/infra/cluster.sh.
+"""Shared fixtures: the real SLURM cluster and sshd started by tests/infra/cluster.sh, and the real
+Kubernetes control plane started by tests/infra/k8s.sh.
 
 Real-cluster tests are never silently skipped in CI: with CI=true a missing cluster fails them.
 """
@@ -14,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes.client import ApiClient, Configuration, VersionApi
+from kubernetes.config.kube_config import load_kube_config
 
 CLUSTER_STATE = Path(os.environ.get("JOBDECK_TEST_CLUSTER", "/tmp/jobdeck-cluster"))
+K8S_STATE = Path(os.environ.get("JOBDECK_TEST_K8S", "/tmp/jobdeck-k8s"))
 FIGURES = ("cycles", "kills", "faults", "bad_inputs", "lost", "duplicates")
 
 
@@ -89,3 +93,21 @@ def ssh_config(slurm_conf: str) -> Path:
     )
     require(probe.returncode == 0, f"test sshd does not answer: {probe.stderr.decode(errors='replace')}")
     return path
+
+
+@pytest.fixture(scope="session")
+def k8s_state() -> Path:
+    """The state folder of the test Kubernetes control plane, after checking its API server answers
+    the Role-bound user of the kubeconfig there."""
+    kubeconfig = K8S_STATE / "kubeconfig"
+    require(kubeconfig.exists(), f"no test Kubernetes control plane ({K8S_STATE}; tests/infra/k8s.sh start)")
+    configuration = Configuration()
+    load_kube_config(config_file=str(kubeconfig), client_configuration=configuration, persist_config=False)
+    api = ApiClient(configuration)
+    try:
+        VersionApi(api).get_code(_request_timeout=(3, 10))
+    except Exception as exc:  # any failure to answer: reported as the reason
+        require(False, f"the test Kubernetes API server does not answer: {exc}")
+    finally:
+        api.close()
+    return K8S_STATE

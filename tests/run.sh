@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs the Debian packages it needs,
-# builds a virtualenv, starts a private SLURM cluster (with accounting) and an sshd on loopback,
-# runs pytest, and stops everything it started. Extra arguments go to pytest.
+# builds a virtualenv, starts a private SLURM cluster (with accounting) and an sshd on loopback, and a
+# private Kubernetes control plane (tests/infra/k8s.sh: built on the first run), runs pytest, and
+# stops everything it started. Extra arguments go to pytest.
 #
 # The virtualenv holds exactly the versions of requirements/test.txt. `tests/run.sh --latest` runs the
 # suite instead on the newest releases pyproject.toml allows (in .venv-latest) and, when it passes,
@@ -31,16 +32,21 @@ fi
 
 bash requirements/venv.sh "$venv" "$lock" --editable
 
-finish() {  # stop the cluster, and fail the run if any of its daemons outlived the stop
+finish() {  # stop the clusters, and fail the run if any of their daemons outlived the stop
     local code=$?
+    bash tests/infra/k8s.sh stop
+    bash tests/infra/k8s.sh check-stopped || code=1
     bash tests/infra/cluster.sh stop
     bash tests/infra/cluster.sh check-stopped || code=1
     exit "$code"
 }
 trap finish EXIT
 bash tests/infra/cluster.sh start
+JOBDECK_K8S_PYTHON=$venv/bin/python bash tests/infra/k8s.sh start
 # shellcheck disable=SC1091
 source "${JOBDECK_CLUSTER_STATE:-/tmp/jobdeck-cluster}/env.sh"
+# shellcheck disable=SC1091
+source "${JOBDECK_K8S_STATE:-/tmp/jobdeck-k8s}/env.sh"
 status=0
 "$venv/bin/mypy" || status=$?  # the type checker, as [tool.mypy] in pyproject.toml says (strict on monitor/ and store/)
 run() {  # pytest; the first failure's exit code is kept (5, no test selected, is not a failure)

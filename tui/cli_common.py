@@ -8,16 +8,18 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from monitor.controller import Controller
 from monitor.errors import InputError, JobdeckError
 from monitor.jobref import parse_ref, select
 from monitor.model import Job
 from store.session_store import SessionStore
 from tui.config import config_path, load_config
+
+if TYPE_CHECKING:
+    from monitor.controller import Controller
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -7,13 +7,13 @@ import json
 import math
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import click
 
 from monitor.chains import due_stages, unheld_stages
-from monitor.controller import WATCHED
+from monitor.controller import WATCHED, ClusterHealth
 from monitor.errors import InputError
 from monitor.model import Event, SessionSummary
 from monitor.policies import due_restarts
@@ -99,6 +99,14 @@ async def sync(
         sys.exit(1)
 
 
+def _clusters_dict(health: Mapping[str, ClusterHealth]) -> dict[str, dict[str, Any]]:
+    """Each cluster's answer to a poll: the status bar's figures (commands run, seconds taken)."""
+    return {
+        c: {"ok": h.ok, "error": h.error, "commands": list(h.commands), "seconds": round(h.seconds, 3)}
+        for c, h in health.items()
+    }
+
+
 def _sync_entry(session: str, outcome: CycleOutcome, dry_run: bool, validated: bool) -> dict[str, Any]:
     poll = outcome.poll
     report = cycle_report(outcome)
@@ -114,10 +122,7 @@ def _sync_entry(session: str, outcome: CycleOutcome, dry_run: bool, validated: b
         "submitted": [submission_dict(o) for o in outcome.submitted],
         "actions": list(report.restarts),
         "warnings": warnings,
-        "clusters": {
-            c: {"ok": h.ok, "error": h.error, "commands": list(h.commands), "seconds": round(h.seconds, 3)}
-            for c, h in (poll.health.items() if poll else ())
-        },
+        "clusters": _clusters_dict(poll.health) if poll else {},
     }
 
 
@@ -151,7 +156,9 @@ def _print_sync_entry(entry: dict[str, Any]) -> None:
 @click.option("--include-completed", is_flag=True, help="With --all, also sessions whose jobs all settled.")
 @click.option("--interval", type=click.FloatRange(min=0.2), default=None, help="Seconds between polls.")
 @click.option("--exit-when-done", is_flag=True, help="Stop once no job is queued, running or validating.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event (JSON lines).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per event and per poll cycle (JSON lines)."
+)
 @with_db
 @click.pass_context
 def attach(
@@ -304,7 +311,14 @@ class Watch:
             self.say("warning", f"{session}: {line}", err=line in report.warnings)
         if outcome.poll is None:
             return
-        for cluster in outcome.poll.health:
+        poll = outcome.poll
+        if self.as_json:
+            cycle = {"at": iso(time.time()), "kind": "cycle", "session": session}
+            click.echo(json.dumps({**cycle, "clusters": _clusters_dict(poll.health)}, ensure_ascii=False))
+        for line in report.poll_warnings:  # an unreachable cluster's is said below, once
+            if line.partition(": ")[0] not in report.unreachable:
+                self.say("warning", f"{session}: {line}", err=True)
+        for cluster in poll.health:
             if cluster in report.unreachable:
                 self.say(
                     "health",

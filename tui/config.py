@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Any
 
 from monitor.errors import InputError
 
 
-class UserConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@dataclass(frozen=True, slots=True)
+class UserConfig:
     read_only: bool = False
-    keymap: dict[str, str] = {}
+    keymap: dict[str, str] = field(default_factory=dict)
 
 
 def config_path() -> Path:
@@ -38,12 +37,28 @@ def load_config(path: Path | None = None) -> UserConfig:
         return UserConfig()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return UserConfig.model_validate(data)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not valid UTF-8 ({exc.reason})") from None
+    return _validated(path, data)
+
+
+def _validated(path: Path, data: dict[str, Any]) -> UserConfig:
+    """The file's settings checked by pydantic, imported only here: most users have no file, and
+    every command reads this, so the command line does not pay for pydantic without one."""
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    class Schema(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        read_only: bool = False
+        keymap: dict[str, str] = {}
+
+    try:
+        checked = Schema.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise InputError(f"{path}: {where}: {first['msg']}") from None
+    return UserConfig(checked.read_only, checked.keymap)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from monitor.controller import Controller
 from monitor.log_tail import ReadBytes, ReadChunkOf, chunk_reader
-from monitor.model import Job, ReadChunk
+from monitor.model import Job, ReadChunk, read_range
 from store.session_store import SessionStore
 from tui.screens.log_source import LogAttempt, LogSource
 
@@ -89,7 +89,8 @@ class StoredCopies:
             if offset > 0:
                 return b"", 0, None
         copy = self._copies[path]
-        return copy[max(0, offset) :], len(copy), None
+        start, _ = read_range(offset, len(copy), len(copy))
+        return copy[start:], len(copy), None
 
 
 _Read = tuple[bytes, int, str | None]  # data, the file's size, its identity

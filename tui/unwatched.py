@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from monitor.manifest import SessionConfig
 from monitor.model import SessionSummary
 from monitor.states import State
 from monitor.unwatched import Unwatched, unwatched
@@ -18,6 +17,8 @@ async def session_unwatched(store: SessionStore, summary: SessionSummary) -> Unw
         summary.counts.get(State.PENDING) or summary.counts.get(State.FAILED)
     ):
         return None
+    from monitor.manifest import SessionConfig  # pydantic, only when work waits: read commands start fast
+
     _, manifest = await store.session_manifest(summary.name)
     interval = SessionConfig.model_validate(manifest["session"]).poll_interval
     return unwatched(await store.jobs(summary.name), summary.last_cycle_at, time.time(), interval)

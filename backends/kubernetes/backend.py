@@ -27,19 +27,26 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, SS
 
 from backends.kubernetes.connection import Connection, ServiceAccount, Settings, connect
 from backends.kubernetes.job_spec import build_job
+from backends.kubernetes.log_follow import LOG_BYTES, LogCopies
 from backends.kubernetes.naming import MANAGED_BY, SESSION, LogRef, label_value, parse_log_ref, task_id
 from backends.kubernetes.observe import SOURCE, Json, indexes, observe, tasks_of
 from backends.kubernetes.states import map_kubernetes
 from backends.runners.files import RemoteFiles
 from backends.runners.local import LocalRunner
 from monitor.errors import BackendUnavailable, InputError, NotSent, SchedulerRejected
-from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
+from monitor.model import (
+    Observation,
+    PathStat,
+    PollReport,
+    ReadChunk,
+    SubmitRequest,
+    SubmitResult,
+    read_range,
+)
 from monitor.state_map import DELETED
 
 T = TypeVar("T")
 
-LOG_CAP = 16 * 1024 * 1024
-"""Most bytes of one container log read: the API serves a log whole, and the kubelet rotates at 10 MiB."""
 GRACE = 5.0  # seconds a call may take beyond its request timeouts before it is given up on
 
 
@@ -82,6 +89,7 @@ class KubernetesBackend:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: Connection | None = None
         self._connecting = asyncio.Lock()
+        self._copies = LogCopies(self._log_since)
 
     @property
     def selector(self) -> str:
@@ -226,7 +234,7 @@ class KubernetesBackend:
 
     async def stat_paths(self, paths: Sequence[str], checksum: bool = False) -> dict[str, PathStat | None]:
         """Outputs where they live (this machine, or the host of `outputs_host`); a `k8s://` log's
-        size (up to LOG_CAP) for the stalled-log warning."""
+        size for the stalled-log warning."""
         logs = {path: ref for path in paths if (ref := _log_ref(path))}
         found = await self.files.stat_paths([p for p in paths if p not in logs], checksum)
         sizes = await asyncio.gather(*(self._log_size(ref) for ref in logs.values()))
@@ -237,8 +245,11 @@ class KubernetesBackend:
         ref = _log_ref(path)
         if ref is None:
             return await self.files.read_bytes(path, offset, limit)
-        data = await self._log(ref)
-        return data[max(0, offset) : max(0, offset) + max(0, limit)], len(data)
+        data, start = await self._copies.read(ref)
+        offset = max(0, offset)
+        if offset < start:
+            raise OSError(_not_kept(ref, start))
+        return data[offset - start : offset - start + max(0, limit)], start + len(data)
 
     async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
         paths = [path for path, _, _ in requests]
@@ -257,33 +268,57 @@ class KubernetesBackend:
         ref = _log_ref(path)
         if ref is None:
             raise FileNotFoundError(f"{path}: not a container log (no pod was seen for this attempt)")
-        return await self._log(ref, tail_lines=lines)
+        return await self._read_log(ref, {"limitBytes": str(LOG_BYTES), "tailLines": str(lines)})
 
     async def _log_size(self, ref: LogRef) -> PathStat | None:
         try:
-            return PathStat(len(await self._log(ref)), time.time())
+            data, start = await self._copies.read(ref)
+            return PathStat(start + len(data), time.time())
         except FileNotFoundError:
             return None
 
     async def _log_chunk(self, ref: LogRef, offset: int, limit: int) -> ReadChunk | None:
         try:
-            data = await self._log(ref)
+            data, start = await self._copies.read(ref)
         except FileNotFoundError:
             return None
-        return ReadChunk(data[max(0, offset) : max(0, offset) + max(0, limit)], len(data), None)
+        total = start + len(data)  # the log's size; its first `start` bytes are no longer kept
+        tail = offset < 0
+        offset, length = read_range(offset, limit, total)
+        if tail:
+            offset = max(offset, start)  # a tail is what is kept of it
+        elif offset < start:
+            return ReadChunk(b"", total, None, _not_kept(ref, start))
+        return ReadChunk(data[offset - start : offset - start + length], total, None)
 
-    async def _log(self, ref: LogRef, tail_lines: int | None = None) -> bytes:
-        """A container's log. FileNotFoundError when the pod is gone or its container has not
-        started (the API answers 404 and 400)."""
+    async def _log_since(self, ref: LogRef, since: str | None) -> bytes:
+        """For log_follow.LogCopies: the log with a timestamp on every line, from `since` on."""
+        query = {"timestamps": "true", "limitBytes": str(LOG_BYTES)}
+        if since is not None:
+            query["sinceTime"] = since
+        return await self._read_log(ref, query)
+
+    async def _read_log(self, ref: LogRef, query: dict[str, str]) -> bytes:
+        """GET pods/log, built by hand because the client has no `sinceTime`. FileNotFoundError when
+        the pod is gone or its container has not started (the API answers 404 and 400)."""
         what = f"read log {ref}"
-        options: dict[str, Any] = {"container": ref.container, "limit_bytes": LOG_CAP, **self._options}
-        if ref.previous:
-            options["previous"] = True
-        if tail_lines is not None:
-            options["tail_lines"] = tail_lines
+        query = {"container": ref.container, **query, **({"previous": "true"} if ref.previous else {})}
+
+        def request(c: Connection) -> bytes:
+            method, url, headers, body, post = c.api.param_serialize(
+                "GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
+                path_params={"namespace": ref.namespace, "name": ref.pod}, query_params=list(query.items()),
+                header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])  # fmt: skip
+            answer = c.api.call_api(
+                method, url, headers, body, post, _request_timeout=self._options["_request_timeout"]
+            )
+            data = answer.read()
+            if not 200 <= answer.status <= 299:
+                raise ApiException(http_resp=answer)
+            return data
+
         try:
-            return await self._call(what, lambda c: _body(CoreV1Api(c.api).read_namespaced_pod_log(
-                ref.pod, ref.namespace, **options)))  # fmt: skip
+            return await self._call(what, request)
         except ApiException as exc:
             if exc.status in (400, 404):
                 raise FileNotFoundError(f"{ref}: {_api_message(exc)}") from None
@@ -377,6 +412,10 @@ def _log_ref(path: str) -> LogRef | None:
         return parse_log_ref(path)
     except ValueError as exc:
         raise FileNotFoundError(str(exc)) from None
+
+
+def _not_kept(ref: LogRef, start: int) -> str:
+    return f"{ref}: only the log from byte {start:,} on is kept (a longer log than jobdeck keeps); read its tail"
 
 
 def _names(jobs: Sequence[Json]) -> list[str]:

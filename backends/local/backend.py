@@ -47,6 +47,7 @@ from monitor.model import (
     SubmitRequest,
     SubmitResult,
     TaskSpec,
+    read_range,
 )
 
 T = TypeVar("T")
@@ -374,7 +375,9 @@ def _read_many(requests: list[tuple[str, int, int]]) -> dict[str, ReadChunk | No
             raise ValueError("read_many: a path is asked for twice")
         try:
             with open(path, "rb") as file:
-                data = os.pread(file.fileno(), max(limit, 0), max(offset, 0))
+                measured = os.fstat(file.fileno()).st_size if offset < 0 else 0
+                start, length = read_range(offset, limit, measured)
+                data = os.pread(file.fileno(), length, start)
                 info = os.fstat(file.fileno())
         except (FileNotFoundError, NotADirectoryError):
             found[path] = None
@@ -382,5 +385,6 @@ def _read_many(requests: list[tuple[str, int, int]]) -> dict[str, ReadChunk | No
         except OSError as exc:
             found[path] = ReadChunk(b"", 0, None, exc.strerror or str(exc))
             continue
-        found[path] = ReadChunk(data, info.st_size, f"{info.st_dev}:{info.st_ino}")
+        size = measured if offset < 0 else info.st_size
+        found[path] = ReadChunk(data, size, f"{info.st_dev}:{info.st_ino}")
     return found

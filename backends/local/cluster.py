@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import Field
 
 from backends.kubernetes.cluster import ONLY_KUBERNETES
-from backends.local.backend import LocalBackend
 from monitor.manifest import ClusterConfig
+from monitor.protocols import Backend
 
 
 class LocalCluster(ClusterConfig):
@@ -18,5 +18,7 @@ class LocalCluster(ClusterConfig):
 
     UNUSED_JOB_FIELDS = ONLY_KUBERNETES
 
-    def open_backend(self, local_state: Path, session: str | None) -> LocalBackend:
+    def open_backend(self, local_state: Path, session: str | None) -> Backend:
+        from backends.local.backend import LocalBackend  # imported only when a session uses it
+
         return LocalBackend(self.name, local_state, max_parallel=self.max_parallel)

@@ -28,6 +28,9 @@ class CommandResult:
         return f"exit status {self.returncode}"
 
 
+READ_FRAMES = ("read-frames",)  # the argv of a read_frames answer, for messages
+
+
 class Runner(Protocol):
     """Runs one command without a shell on the caller's side; arguments are passed literally."""
 
@@ -44,6 +47,16 @@ class Runner(Protocol):
         """Run argv and wait for it. A non-zero exit is a CommandResult, not an exception; a
         connection failure or timeout raises monitor.errors.BackendUnavailable naming the host and
         the command."""
+        ...
+
+    async def read_frames(self, requests: bytes, timeout: float) -> CommandResult | None:
+        """The answer of backends.runners.frames' command to NUL-separated (path, offset, limit)
+        triples, read without starting a command (a log's tail then costs one round trip and no
+        process); None where this runner cannot, and the command is run instead."""
+        ...
+
+    def take_notices(self) -> list[str]:
+        """What the user should be told once about how commands run here, since the last call."""
         ...
 
     async def close(self) -> None: ...

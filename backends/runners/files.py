@@ -79,17 +79,20 @@ class RemoteFiles:
             raise BackendUnavailable(f"{self.runner.description}: cannot check files: {detail}")
 
     async def read_many(self, requests: Sequence[tuple[str, int, int]]) -> dict[str, ReadChunk | None]:
-        """Byte ranges of many files in one command; see backends.runners.frames for the answer's form."""
+        """Byte ranges of many files in one round trip (the runner's own reader, else one command);
+        see backends.runners.frames for the answer's form."""
         if not requests:
             return {}
         paths = [path for path, _, _ in requests]
         if len(set(paths)) != len(paths):
             raise ValueError("read_many: a path is asked for twice")
         data = b"".join(
-            f"{path}\0{max(0, offset)}\0{max(0, limit)}\0".encode(errors="surrogateescape")
+            f"{path}\0{offset}\0{max(0, limit)}\0".encode(errors="surrogateescape")
             for path, offset, limit in requests
         )
-        result = await self.runner.run(READ_MANY_ARGV, input=data, timeout=self.timeout)
+        result = await self.runner.read_frames(data, self.timeout)
+        if result is None:
+            result = await self.runner.run(READ_MANY_ARGV, input=data, timeout=self.timeout)
         if not result.ok:
             raise BackendUnavailable(f"{self.runner.description}: cannot read logs: {result.error_text()}")
         try:

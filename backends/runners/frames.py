@@ -10,7 +10,8 @@ hold any bytes (newlines, NULs, text that looks like a header):
     E <path length> <message length>\\n<path><message>                  it could not be read
 
 Data, size and identity all come from one open file descriptor, so a file rotated meanwhile is
-either entirely the old file or entirely the new one. The data goes through a temporary file first:
+either entirely the old file or entirely the new one. A negative offset counts from the end: the
+size is measured first and the data ends there (monitor.model.read_range). The data goes through a temporary file first:
 its length is known before it is sent, however the file changes while it is read.
 """
 
@@ -31,8 +32,14 @@ while [ $# -ge 3 ]; do
   shift 3
   if [ ! -e "$p" ]; then
     printf 'M %d\n%s' "${#p}" "$p"
-  elif r=$( { dd bs=65536 skip="$o" count="$n" iflag=skip_bytes,count_bytes status=none of="$t" <&3 &&
-              stat -L -c '%s %d:%i' /dev/fd/3; } 2>&1 3<"$p" ); then
+  elif r=$( { f=%s
+              if [ "$o" -lt 0 ]; then
+                f=$(stat -L -c %s /dev/fd/3) || exit
+                o=$((f + o)); [ "$o" -ge 0 ] || o=0
+                [ "$n" -le $((f - o)) ] || n=$((f - o))
+              fi
+              dd bs=65536 skip="$o" count="$n" iflag=skip_bytes,count_bytes status=none of="$t" <&3 &&
+              stat -L -c "$f %d:%i" /dev/fd/3; } 2>&1 3<"$p" ); then
     printf 'F %d %d %s\n%s' "${#p}" "$(wc -c <"$t")" "${r##*"$nl"}" "$p"
     cat "$t"
   else

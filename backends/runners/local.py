@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 
-from backends.runners.base import CommandResult
+from backends.runners.base import READ_FRAMES, CommandResult
+from backends.runners.remote_agent import read_frames
 from monitor.errors import BackendUnavailable
 
 # What a POSIX shell answers when it cannot start a command, so callers treat both runners alike.
@@ -71,6 +72,20 @@ class LocalRunner:
             if out is not None:
                 stdout = _read_from_start(out)
         return CommandResult(argv, returncode, stdout, stderr, time.monotonic() - started)
+
+    async def read_frames(self, requests: bytes, timeout: float) -> CommandResult:
+        """Read in a thread of this process, as the remote agent reads on its host."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                frames = await asyncio.to_thread(read_frames, requests)
+        except TimeoutError:
+            raise BackendUnavailable(f"local: a read of files did not finish within {timeout:g} s") from None
+        return CommandResult(READ_FRAMES, 0, frames, b"", time.monotonic() - started)
+
+    def take_notices(self) -> list[str]:
+        """Nothing to tell: a local command is always a subprocess."""
+        return []
 
     async def close(self) -> None:
         """Nothing to release: every call owns its process."""

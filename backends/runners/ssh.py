@@ -1,4 +1,7 @@
-"""Runs commands on a remote host over one reused asyncssh connection, reconnecting with backoff."""
+"""Runs commands on a remote host over one reused asyncssh connection, reconnecting with backoff.
+
+Commands go to one agent per connection (backends/runners/agent.py), which spares each of them the
+login shell an exec channel starts; where no agent can start, they go through exec channels."""
 
 from __future__ import annotations
 
@@ -6,14 +9,15 @@ import asyncio
 import re
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 import asyncssh
 
-from backends.runners.base import CommandResult
+from backends.runners.agent import Agent, AgentFailed, AgentUnavailable, CommandTimedOut
+from backends.runners.base import READ_FRAMES, CommandResult
 from backends.runners.local import command_line
 from backends.runners.ssh_target import HostKeyCheck, SshTarget, resolve_target
 from monitor.errors import BackendUnavailable
@@ -32,8 +36,8 @@ class SshHealth:
 
 
 class SshRunner:
-    """A `Runner` over SSH: one lazily opened connection shared by all calls, one exec channel per
-    command (no login shell), at most `max_channels` at a time."""
+    """A `Runner` over SSH: one lazily opened connection shared by all calls, one agent on it taking
+    every command; without an agent, one exec channel per command, at most `max_channels` at a time."""
 
     def __init__(
         self,
@@ -49,6 +53,7 @@ class SshRunner:
         max_channels: int = 8,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
+        agent_python: str | None = "python3",
     ) -> None:
         self._target: SshTarget = resolve_target(
             host,
@@ -72,6 +77,14 @@ class SshRunner:
         self._last_ok: float | None = None
         self._last_error: str | None = None
         self._connects = 0
+        self._agent_python = agent_python  # None: an exec channel per command
+        self._agent_lock = asyncio.Lock()
+        self._agent: Agent | None = None
+        self._agent_conn: asyncssh.SSHClientConnection | None = None  # the connection it runs on
+        self._no_agent_on: asyncssh.SSHClientConnection | None = None  # where it could not start
+        self._notices: list[str] = []
+        self._said: set[str] = set()
+        self.agents_started = 0
 
     @property
     def health(self) -> SshHealth:
@@ -87,47 +100,120 @@ class SshRunner:
     ) -> CommandResult:
         """Run argv remotely, each argument arriving literally; `timeout` covers connect and run."""
         argv = tuple(argv)
-        command = _remote_command(argv, env or {})
+        env = _checked_env(env or {})
+        started = time.monotonic()
+
+        async def by_agent(agent: Agent, left: float) -> tuple[int, bytes, bytes]:
+            return await agent.run(argv, input, left, env)
+
+        async def by_exec(conn: asyncssh.SSHClientConnection) -> tuple[int, bytes, bytes]:
+            async with self._channels:
+                return await self._exec(conn, _remote_command(argv, env), input)
+
+        answer = await self._call(command_line(argv), timeout, by_agent, by_exec)
+        assert answer is not None  # by_exec always answers
+        return CommandResult(argv, *answer, time.monotonic() - started)
+
+    async def read_frames(self, requests: bytes, timeout: float) -> CommandResult | None:
+        """Byte ranges read by the agent (see Runner.read_frames); None where there is no agent."""
+        started = time.monotonic()
+
+        async def by_agent(agent: Agent, left: float) -> tuple[int, bytes, bytes]:
+            return await agent.read_frames(requests, left)
+
+        answer = await self._call("a read of files", timeout, by_agent, None)
+        return None if answer is None else CommandResult(READ_FRAMES, *answer, time.monotonic() - started)
+
+    async def _call(
+        self,
+        what: str,
+        timeout: float,
+        by_agent: Callable[[Agent, float], Awaitable[tuple[int, bytes, bytes]]],
+        by_exec: Callable[[asyncssh.SSHClientConnection], Awaitable[tuple[int, bytes, bytes]]] | None,
+    ) -> tuple[int, bytes, bytes] | None:
+        """(exit code, stdout, stderr) from the agent, else from `by_exec` (None without it).
+        `timeout` covers connecting too; every failure is BackendUnavailable naming host and `what`."""
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeout):
                 conn = await self._connection()
-                async with self._channels:
-                    completed = await self._exec(conn, command, input)
-        except TimeoutError:
+                agent = await self._agent_on(conn)
+                if agent is None:
+                    answer = await by_exec(conn) if by_exec is not None else None
+            if agent is not None:
+                answer = await by_agent(agent, max(0.001, started + timeout - time.monotonic()))
+        except (TimeoutError, CommandTimedOut) as exc:
+            killed = " and was killed" if isinstance(exc, CommandTimedOut) else ""
             raise BackendUnavailable(
-                f"ssh {self._target.name}: {command_line(argv)} did not finish within {timeout:g} s"
+                f"ssh {self._target.name}: {what} did not finish within {timeout:g} s{killed}"
+            ) from None
+        except AgentFailed as exc:
+            raise BackendUnavailable(
+                f"ssh {self._target.name}: {what} got no answer: {exc}; the next command starts a new agent"
             ) from None
         except (OSError, asyncssh.Error) as exc:
-            raise BackendUnavailable(
-                f"ssh {self._target.name}: {command_line(argv)} failed ({exc})"
-            ) from None
-        if completed.returncode is None:
-            raise BackendUnavailable(
-                f"ssh {self._target.name}: {command_line(argv)} got no exit status (connection lost)"
-            )
+            raise BackendUnavailable(f"ssh {self._target.name}: {what} failed ({exc})") from None
         self._last_ok = time.time()
-        stdout, stderr = cast(bytes, completed.stdout), cast(bytes, completed.stderr)
-        return CommandResult(argv, completed.returncode, stdout, stderr, time.monotonic() - started)
+        return answer
+
+    def take_notices(self) -> list[str]:
+        """What the user should be told once (no agent on this host), since the last call."""
+        notices, self._notices = self._notices, []
+        return notices
 
     async def close(self) -> None:
-        """Close the connection; a later run() opens a new one."""
+        """Close the agent and the connection; a later run() opens new ones."""
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            await agent.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
             await conn.wait_closed()
 
+    async def _agent_on(self, conn: asyncssh.SSHClientConnection) -> Agent | None:
+        """The agent on `conn`, started by the first caller; None where none can start there."""
+        async with self._agent_lock:
+            agent = self._agent
+            if agent is not None and agent.alive and self._agent_conn is conn:
+                return agent
+            if self._agent_python is None or self._no_agent_on is conn:
+                return None
+            self._agent = None
+            if agent is not None:
+                await agent.close()
+            try:
+                self._agent = await Agent.start(conn, self._agent_python, self._connect_timeout)
+            except AgentUnavailable as exc:
+                self._no_agent_on = conn
+                self._say_once(
+                    f"ssh {self._target.name}: no command agent ({exc}); every command starts a "
+                    "login shell there instead, which is slower"
+                )
+                return None
+            self._agent_conn = conn
+            self.agents_started += 1
+            return self._agent
+
+    def _say_once(self, notice: str) -> None:
+        if notice not in self._said:
+            self._said.add(notice)
+            self._notices.append(notice)
+
     async def _exec(
         self, conn: asyncssh.SSHClientConnection, command: str, input: bytes | None
-    ) -> asyncssh.SSHCompletedProcess:
+    ) -> tuple[int, bytes, bytes]:
         """One exec channel, closed on the way out even when the call is cancelled by its timeout."""
         process = await conn.create_process(
             command, input=input or None, stdin=asyncssh.PIPE if input else asyncssh.DEVNULL, encoding=None
         )
         try:
-            return await process.wait()
+            completed = await process.wait()
         finally:
             process.close()
+        if completed.returncode is None:
+            raise asyncssh.ConnectionLost("no exit status (connection lost)")
+        return completed.returncode, cast(bytes, completed.stdout), cast(bytes, completed.stderr)
 
     async def _connection(self) -> asyncssh.SSHClientConnection:
         """The shared connection, opened by the first caller; fails fast inside the backoff window."""
@@ -204,10 +290,14 @@ class _Client(asyncssh.SSHClient):
         return self._check.judge(host, addr, port, key)
 
 
-def _remote_command(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
-    """The exec string: every argument shell-quoted; env set through `env` since sshd refuses setenv."""
+def _checked_env(env: Mapping[str, str]) -> Mapping[str, str]:
     bad = [name for name in env if not _ENV_NAME.fullmatch(name)]
     if bad:
         raise ValueError(f"invalid environment variable name(s): {', '.join(bad)}")
+    return env
+
+
+def _remote_command(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
+    """The exec string: every argument shell-quoted; env set through `env` since sshd refuses setenv."""
     prefix = ["env", *(f"{name}={value}" for name, value in env.items())] if env else []
     return shlex.join([*prefix, *argv])

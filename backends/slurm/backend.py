@@ -121,7 +121,7 @@ class SlurmBackend:
         if left:
             finished, finished_source = await self._finished(left, since, commands)
             found.update({k: v for k, v in finished.items() if k in wanted})
-        return PollReport(found, tuple(commands), finished_source)
+        return PollReport(found, tuple(commands), finished_source, tuple(self.runner.take_notices()))
 
     def _squeue_of(self, job_ids: Sequence[str]) -> tuple[list[str], frozenset[str]]:
         """The squeue for these IDs and their set, kept while the polls ask about the same IDs."""

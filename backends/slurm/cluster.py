@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from backends.kubernetes.cluster import ONLY_KUBERNETES
-from backends.slurm.backend import SlurmBackend
 from backends.ssh_access import SshAccess
 from monitor.manifest import Host
+from monitor.protocols import Backend
 
 
 class SlurmCluster(SshAccess):
@@ -26,5 +26,7 @@ class SlurmCluster(SshAccess):
     def remote(self) -> bool:
         return self.host is not None
 
-    def open_backend(self, local_state: Path, session: str | None) -> SlurmBackend:
+    def open_backend(self, local_state: Path, session: str | None) -> Backend:
+        from backends.slurm.backend import SlurmBackend  # imported only when a session uses it
+
         return SlurmBackend(self.name, self.runner())

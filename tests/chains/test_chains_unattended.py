@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from monitor_process import shown, wait_for  # noqa: E402
+from monitor_process import shown, wait_for
 
 Rows = dict[str, dict[str, Any]]
 

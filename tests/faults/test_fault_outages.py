@@ -97,7 +97,8 @@ async def test_controller_down_changes_nothing_says_so_and_attach_carries_on(slu
         with stopped(SLURMCTLD) as outage:
             time.sleep(0.5)  # a poll that was under way when it stopped has ended
             before = job_rows(deck.db)
-            sync = deck.run("sync", "--session", "ctld", "--json")
+            # a dry run polls beside the monitor that holds the session (a sync would leave it to it)
+            sync = deck.run("sync", "--session", "ctld", "--json", "--dry-run")
             during = job_rows(deck.db)
         out, _ = attach.communicate(timeout=120)  # sleeper ends (~40 s), ghost becomes LOST, attach exits
     finally:

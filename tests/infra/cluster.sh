@@ -20,6 +20,9 @@ NODE=jobdeck-node
 MUNGE_SOCKET=$STATE/munge/munge.socket
 PACKAGES=(slurm-wlm slurm-client munge slurmdbd mariadb-server openssh-server tmux procps)
 
+# shellcheck source=tests/infra/daemons.sh
+source "$(dirname "$0")/daemons.sh"
+
 log() { printf '[cluster] %s\n' "$*" >&2; }
 
 install_packages() {
@@ -40,18 +43,6 @@ install_packages() {
         fi
         rm -f "$out"
     fi
-}
-
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-    local limit=$1 what=$2; shift 2
-    local deadline=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            log "timed out after ${limit}s waiting for $what"
-            return 1
-        fi
-        sleep 0.2
-    done
 }
 
 start_munge() {
@@ -206,18 +197,6 @@ export JOBDECK_TEST_SSH_HOST=jobdeck-test
 ENV
 }
 
-stop_pidfile() { # stop_pidfile FILE
-    local f=$1 pid
-    [[ -f $f ]] || return 0
-    pid=$(cat "$f" 2>/dev/null || true)
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-}
-
 stop_all() {
     stop_pidfile "$STATE/sshd.pid"
     stop_pidfile "$STATE/slurmd.pid"
@@ -243,11 +222,6 @@ leftovers() { # this cluster's daemons and jobs still running: their command lin
             echo "$pid"
         fi
     done
-}
-
-describe() { # describe PID...: their command lines, one after the other
-    local p
-    for p in "$@"; do printf '%s; ' "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"; done
 }
 
 stop_leftovers() { # what a lost pid file (a crash, an older version of this script) left running

@@ -234,6 +234,21 @@ def test_each_poll_of_thirty_jobs_is_one_squeue_and_at_most_one_sacct(cluster_de
     assert ["squeue", "sacct"] in asked, f"no poll asked accounting about jobs that left the queue: {asked}"
 
 
+def test_attach_json_prints_one_line_per_cycle_with_each_clusters_commands_and_time(cluster_deck, transport):
+    deck = cluster_deck
+    jobs = [{"name": "short", "script": "behave.sh", "args": ["--sleep", "20"]}]  # outlives two polls, even on a loaded machine
+    manifest = deck.manifest({"name": "cycles", **SESSION}, {"c": transport.cluster(deck.workdir)}, jobs)
+    assert len(deck.json("submit", str(manifest), "--no-tui")) == 1
+    result = deck.run("attach", "cycles", "--no-tui", "--json", "--interval", "0.5", "--exit-when-done")
+    assert result.returncode == 0, failure(result)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    cycles = [line for line in lines if line["kind"] == "cycle"]
+    assert len(cycles) >= 2 and {c["session"] for c in cycles} == {"cycles"}, lines
+    figures = [c["clusters"]["c"] for c in cycles]
+    assert all(f["ok"] and f["commands"][:1] == ["squeue"] and f["seconds"] > 0 for f in figures), figures
+    assert "no command agent" not in result.stderr, result.stderr  # over SSH: the agent ran the commands
+
+
 # -- an SSH host that cannot be reached, or is not who it says ---------------------------------
 
 

@@ -39,6 +39,11 @@ _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # what the API server's generateN
 _TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
+def _stamp_ns(ns: int) -> str:
+    """RFC 3339 with nine fractional digits, as the kubelet stamps log lines."""
+    return f"{datetime.fromtimestamp(ns // 10**9, UTC):%Y-%m-%dT%H:%M:%S}.{ns % 10**9:09d}Z"
+
+
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -143,6 +148,7 @@ class FakeApiServer:
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self.logs: dict[tuple[str, str, str, bool], bytes] = {}  # (namespace, pod, container, previous)
+        self.log_times: dict[tuple[str, str, str, bool], list[str]] = {}  # when each line was written
         self.requests: list[Seen] = []
         self.stall = 0.0  # seconds every request waits before being answered (an API server that hangs)
         self._lock = threading.RLock()
@@ -261,6 +267,7 @@ class FakeApiServer:
                          state={"running": {"startedAt": now}})  # fmt: skip
                 key = (namespace, pod, c["name"], False)
                 self.logs[(namespace, pod, c["name"], True)] = self.logs.pop(key, b"")
+                self.log_times[(namespace, pod, c["name"], True)] = self.log_times.pop(key, [])
 
         self._change_pod(namespace, pod, change)
 
@@ -269,7 +276,17 @@ class FakeApiServer:
         with self._lock:
             stored = self._get(self.pods, namespace, pod, "pods", "")
             name = container or stored["spec"]["containers"][0]["name"]
-            self.logs[(namespace, pod, name, previous)] = text.encode() if isinstance(text, str) else text
+            key = (namespace, pod, name, previous)
+            data = text.encode() if isinstance(text, str) else text
+            old = self.logs.get(key, b"").splitlines(keepends=True)
+            new = data.splitlines(keepends=True)
+            kept = next(
+                (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
+            )
+            start = time.time_ns()
+            stamps = self.log_times.get(key, [])[:kept]
+            self.log_times[key] = stamps + [_stamp_ns(start + i) for i in range(len(new) - kept)]
+            self.logs[key] = data
 
     def delete_pod_now(self, pod: str, namespace: str = "default") -> None:
         """Gone, as after the TTL controller or a node drain."""
@@ -371,7 +388,17 @@ class FakeApiServer:
                         ) -> tuple[int, dict[str, Any]]:  # fmt: skip
         options = json.loads(body) if body.strip() else {}
         policy = query.get("propagationPolicy") or options.get("propagationPolicy") or "Orphan"
-        return 200, self._delete_job(namespace, name, policy)
+        job = self._delete_job(namespace, name, policy)
+        if policy == "Foreground":  # the Job waits for its pods: the API server answers with it
+            return 200, job
+        details = {"name": name, "group": "batch", "kind": "jobs", "uid": job["metadata"]["uid"]}
+        return 200, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        }
 
     def http_delete_pod(self, namespace: str, name: str, query: dict[str, str], body: bytes
                         ) -> tuple[int, dict[str, Any]]:  # fmt: skip
@@ -400,17 +427,17 @@ class FakeApiServer:
                     creationTimestamp=now_rfc3339(), generation=1)  # fmt: skip
         _default_job(job, uid)
         self.jobs[(namespace, name)] = job
+        created = {**copy.deepcopy(job), "status": {}}  # the answer: the job controller has not seen it yet
         if job["spec"]["suspend"]:
             job["status"] = {"conditions": [_condition("Suspended", "JobSuspended", "Job suspended")]}
         else:
             job["status"] = {
                 "startTime": now_rfc3339(),
-                "active": 0,
                 "ready": 0,
                 "uncountedTerminatedPods": {},
             }
             self._sync(job)
-        return 201, copy.deepcopy(job)
+        return 201, created
 
     def pod_log(self, namespace: str, name: str, query: dict[str, str], body: bytes) -> tuple[int, bytes]:
         pod = self._get(self.pods, namespace, name, "pods", "")
@@ -434,11 +461,16 @@ class FakeApiServer:
         if not previous and waiting and not status.get("restartCount"):
             raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: '
                                               f"{waiting.get('reason', 'ContainerCreating')}")  # fmt: skip
-        data = self.logs.get(key, b"")
+        lines = list(
+            zip(self.log_times.get(key, []), self.logs.get(key, b"").splitlines(keepends=True), strict=True)
+        )
+        if "sinceTime" in query:
+            lines = [(stamp, line) for stamp, line in lines if stamp >= query["sinceTime"].rstrip("Z")]
         if "tailLines" in query:
-            lines = data.splitlines(keepends=True)
             count = int(query["tailLines"])
-            data = b"".join(lines[-count:]) if count > 0 else b""
+            lines = lines[-count:] if count > 0 else []
+        stamped = query.get("timestamps") == "true"
+        data = b"".join((f"{stamp} ".encode() if stamped else b"") + line for stamp, line in lines)
         if "limitBytes" in query:
             data = data[: int(query["limitBytes"])]
         return 200, data
@@ -474,6 +506,9 @@ class FakeApiServer:
             for _ in range(max(0, min(wanted, spec["parallelism"]) - active) if within_limit else 0):
                 self._create_pod(job, slot)
         pods = self._pods_of(namespace, name)
+        for pod in pods:  # counted in the Job's status: the job controller lets the pod go
+            if pod["status"]["phase"] in _TERMINAL_PHASES:
+                pod["metadata"].pop("finalizers", None)
         status["active"] = sum(1 for p in pods if p["status"]["phase"] not in _TERMINAL_PHASES)
         status["ready"] = sum(1 for p in pods if p["status"]["phase"] == "Running")
         status["failed"] = failures
@@ -484,7 +519,7 @@ class FakeApiServer:
             status["completedIndexes"] = compress(succeeded)
             if per_index is not None:
                 status["failedIndexes"] = compress(failed_indexes)
-        for key in ("failed", "succeeded"):  # omitted when zero, as the API server does
+        for key in ("active", "failed", "succeeded"):  # omitted when zero, as the API server does
             if not status[key]:
                 del status[key]
         job["metadata"]["resourceVersion"] = self._next_version()
@@ -501,7 +536,7 @@ class FakeApiServer:
             if pod["status"]["phase"] not in _TERMINAL_PHASES:
                 self._remove_pod(namespace, pod["metadata"]["name"])
         status = job["status"]
-        status["active"] = 0
+        status.pop("active", None)
         status["ready"] = 0
         status["conditions"] = [*status.get("conditions", []), _condition(kind, reason, message)]
         if kind == "Complete":
@@ -533,7 +568,8 @@ class FakeApiServer:
             "metadata": {
                 "name": pod_name, "generateName": prefix, "namespace": namespace, "uid": str(uuid.uuid4()),
                 "resourceVersion": self._next_version(), "creationTimestamp": now_rfc3339(),
-                "labels": labels, "annotations": annotations, "finalizers": ["batch.kubernetes.io/job-tracking"],
+                "labels": labels, **({"annotations": annotations} if annotations else {}),
+                "finalizers": ["batch.kubernetes.io/job-tracking"],
                 "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid,
                                      "controller": True, "blockOwnerDeletion": True}],
             },
@@ -602,6 +638,7 @@ class FakeApiServer:
         del self.pods[(namespace, name)]
         for key in [k for k in self.logs if k[:2] == (namespace, name)]:
             del self.logs[key]
+            self.log_times.pop(key, None)
         return pod
 
     def _delete_job(self, namespace: str, name: str, policy: str) -> dict[str, Any]:

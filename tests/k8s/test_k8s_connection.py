@@ -1,6 +1,7 @@
-"""Which API server, namespace and credentials the backend uses: a kubeconfig's contexts, the
-in-cluster service account (detected from the environment and the mounted files), and what happens
-when the configuration or the credentials are wrong."""
+"""Which API server and namespace the backend uses when several could answer: a kubeconfig's
+contexts, a kubeconfig against the in-cluster service account, the default kubeconfig; and a
+configuration that names what is not there. The emulator counts which server was asked; the service
+account and wrong credentials on the real API server are in test_k8s_service_account.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from k8s_support import TOKEN, FakeApiServer, write_kubeconfig
 
 from backends.kubernetes.backend import KubernetesBackend
-from backends.kubernetes.connection import ServiceAccount, Settings, in_cluster
+from backends.kubernetes.connection import ServiceAccount, Settings
 from monitor.errors import BackendUnavailable, NotSent
 from monitor.model import SubmitRequest, TaskSpec
 
@@ -67,38 +68,12 @@ async def test_a_context_the_kubeconfig_lacks_is_named_in_the_error(
     assert not apiserver.requests
 
 
-async def test_wrong_credentials_change_nothing_and_say_unauthorized(
-    tmp_path: Path, apiserver: FakeApiServer
-) -> None:
-    config = write_kubeconfig(tmp_path / "kc", {"a": (apiserver, "ns")}, current="a", token="wrong")
-    backend = KubernetesBackend("lab", settings=Settings(str(config)))
-    with pytest.raises(BackendUnavailable, match="401 Unauthorized"):
-        await backend.poll(["hello-0123456789ab"], None)
-    with pytest.raises(NotSent, match="401"):
-        await submit_with(backend)
-    assert not apiserver.jobs
-
-
 def service_account(folder: Path, ca_cert: Path, namespace: str = "from-the-pod") -> ServiceAccount:
     folder.mkdir()
     (folder / "token").write_text(TOKEN)
     (folder / "ca.crt").write_bytes(ca_cert.read_bytes())
     (folder / "namespace").write_text(namespace)
     return ServiceAccount(folder)
-
-
-async def test_in_cluster_service_account_is_detected_and_used(
-    tmp_path: Path, tls_apiserver: tuple[FakeApiServer, Path]
-) -> None:
-    server, ca_cert = tls_apiserver
-    account = service_account(tmp_path / "sa", ca_cert)
-    environ = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(server.port)}
-    assert in_cluster(environ, account) and not in_cluster({}, account)
-    assert not in_cluster(environ, ServiceAccount(tmp_path / "absent"))
-
-    backend = KubernetesBackend("pod", service_account=account, environ=environ)
-    await submit_with(backend)
-    assert server.count("POST", JOBS.format("from-the-pod")) == 1  # the token was accepted over HTTPS
 
 
 async def test_a_kubeconfig_named_in_the_manifest_wins_over_the_service_account(

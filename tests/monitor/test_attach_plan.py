@@ -48,7 +48,7 @@ def _job(state: State, job_id: str, submitted: float, task: int | None = None, d
 def test_cancelled_job_resubmitted_by_hand_becomes_a_new_attempt() -> None:
     job = _job(State.CANCELLED, "50", 100.0)
     report = PollReport({"61": Observation("61", "RUNNING", name="train", submit_time=200.0)})
-    (update,) = found_by_name([job], report, {"50"}, set(), 300.0, map_slurm)
+    (update,) = found_by_name([job], report, {"50"}, 300.0, map_slurm)
     assert update.state is State.RUNNING
     assert update.new_attempt is not None and update.new_attempt.job_id == "61"
     assert update.new_attempt.kind == "found" and update.events[0].kind == "found"
@@ -62,17 +62,24 @@ def test_found_by_name_ignores_known_older_and_jobdeck_tagged_jobs() -> None:
             "40": Observation("40", "RUNNING", name="train", submit_time=50.0),  # older
             "70": Observation(
                 "70", "RUNNING", name="train", submit_time=300.0, tag="jobdeck:x"
-            ),  # another session's
+            ),  # another session's, in this database or another one
             "80": Observation("80", "RUNNING", name="other", submit_time=300.0),  # another name
         }
     )
-    assert found_by_name([job], report, {"50"}, {"jobdeck:x"}, 400.0, map_slurm) == []
+    assert found_by_name([job], report, {"50"}, 400.0, map_slurm) == []
+
+
+def test_a_job_resubmitted_by_hand_with_a_comment_of_its_own_is_found() -> None:
+    job = _job(State.CANCELLED, "50", 100.0)
+    report = PollReport({"60": Observation("60", "RUNNING", name="train", submit_time=200.0, tag="rerun")})
+    (update,) = found_by_name([job], report, {"50"}, 300.0, map_slurm)
+    assert update.new_attempt is not None and update.new_attempt.job_id == "60"
 
 
 def test_array_task_found_by_name_and_index() -> None:
     tasks = [_job(State.CANCELLED, f"50_{t}", 100.0, task=t, db_id=t + 1) for t in range(3)]
     report = PollReport({"77_2": Observation("77_2", "PENDING", name="train", submit_time=200.0)})
-    (update,) = found_by_name(tasks, report, {"50_0", "50_1", "50_2"}, set(), 300.0, map_slurm)
+    (update,) = found_by_name(tasks, report, {"50_0", "50_1", "50_2"}, 300.0, map_slurm)
     assert update.job_db_id == 3 and update.new_attempt is not None and update.new_attempt.job_id == "77_2"
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from backends.local.backend import LocalBackend
 from monitor.log_tail import ROTATED_NOTICE, TRUNCATED_NOTICE, LogTail, ReadChunkOf, chunk_reader
+from monitor.model import ReadChunk
 
 
 @pytest.fixture
@@ -86,3 +87,20 @@ async def test_chunk_reader_fails_like_read_bytes(tmp_path: Path, read_chunk: Re
         await read_chunk(str(tmp_path / "missing.out"), 0, 10)
     with pytest.raises(OSError, match="Is a directory"):
         await read_chunk(str(tmp_path), 0, 10)
+
+
+async def test_opening_the_tail_of_a_big_log_is_one_read(tmp_path: Path) -> None:
+    log = tmp_path / "big.out"
+    log.write_bytes(lines(0, 100_000))
+    reads: list[tuple[int, int]] = []
+    local = chunk_reader(LocalBackend("here", tmp_path / "state").read_many)
+
+    async def counted(path: str, offset: int, limit: int) -> ReadChunk:
+        reads.append((offset, limit))
+        return await local(path, offset, limit)
+
+    batch = await LogTail(unused, str(log), read_chunk=counted, tail_bytes=1000).open()
+
+    assert len(reads) == 1
+    assert batch.lines[-1] == "line 99999" and len(batch.lines) == len(lines(0, 100_000)[-1000:].splitlines()) - 1
+    assert not batch.pending and batch.behind == 0

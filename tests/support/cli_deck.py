@@ -36,6 +36,14 @@ class CliDeck(DeckFolder):
     env: dict[str, str] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
 
+    def command(self) -> list[str]:
+        return [jobdeck_command(), "--db", str(self.db)]
+
+    def environ(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """This machine's environment without jobdeck's settings, then the deck's, then `env`."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
+        return {**base, **self.env, **(env or {})}
+
     def run(
         self,
         *args: str,
@@ -44,12 +52,11 @@ class CliDeck(DeckFolder):
         timeout: float | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """The command as a user types it; `prefix` runs it under another program (e.g. setpriv)."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
         result = subprocess.run(
-            [*prefix, jobdeck_command(), "--db", str(self.db), *args],
+            [*prefix, *self.command(), *args],
             capture_output=True,
             text=True,
-            env={**base, **self.env, **(env or {})},
+            env=self.environ(env),
             cwd=self.folder,
             timeout=timeout or self.TIMEOUT,
         )

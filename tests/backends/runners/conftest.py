@@ -64,8 +64,8 @@ def ssh_server() -> SshServer:
     )
 
 
-def ssh_runner_for(server: SshServer) -> SshRunner:
-    return SshRunner(server.alias, config_paths=[server.config], backoff_base=0.1)
+def ssh_runner_for(server: SshServer, agent_python: str | None = "python3") -> SshRunner:
+    return SshRunner(server.alias, config_paths=[server.config], backoff_base=0.1, agent_python=agent_python)
 
 
 @pytest.fixture
@@ -75,11 +75,16 @@ async def ssh_runner(ssh_server: SshServer) -> AsyncIterator[SshRunner]:
     await runner.close()
 
 
-@pytest.fixture(params=["local", "ssh"])
+@pytest.fixture(params=["local", "ssh", "ssh-exec"])
 async def runner(request: pytest.FixtureRequest) -> AsyncIterator[Runner]:
-    """Each behaviour test runs once per runner; the ssh one needs the test sshd."""
+    """Each behaviour test runs once per runner; the ssh ones need the test sshd. "ssh" sends every
+    command to the agent, "ssh-exec" (a host without one) starts an exec channel per command."""
     chosen: Runner = (
-        LocalRunner() if request.param == "local" else ssh_runner_for(request.getfixturevalue("ssh_server"))
+        LocalRunner()
+        if request.param == "local"
+        else ssh_runner_for(
+            request.getfixturevalue("ssh_server"), "python3" if request.param == "ssh" else None
+        )
     )
     yield chosen
     await chosen.close()

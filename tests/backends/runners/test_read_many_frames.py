@@ -33,6 +33,12 @@ class Counting:
         self.commands.append(tuple(argv))
         return await self.runner.run(argv, **options)
 
+    async def read_frames(self, requests: bytes, timeout: float) -> CommandResult | None:
+        answer = await self.runner.read_frames(requests, timeout)
+        if answer is not None:
+            self.commands.append(answer.argv)
+        return answer
+
     async def close(self) -> None:
         await self.runner.close()
 
@@ -108,6 +114,18 @@ async def test_offsets_and_limits_select_the_range_and_the_size_is_the_whole_fil
         ReadChunk(b"", len(data), identity(paths[2])),
         ReadChunk(b"", len(data), identity(paths[3])),
     ]
+
+
+async def test_a_negative_offset_reads_the_last_bytes_up_to_the_size(runner: Runner, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 1000
+    big, small = tmp_path / "big", tmp_path / "small"
+    big.write_bytes(data)
+    small.write_bytes(b"short\n")
+
+    found = await RemoteFiles(runner).read_many([(str(big), -1000, 1000), (str(small), -1000, 1000)])
+
+    assert found[str(big)] == ReadChunk(data[-1000:], len(data), identity(big))
+    assert found[str(small)] == ReadChunk(b"short\n", 6, identity(small))
 
 
 async def test_a_replaced_file_has_another_identity(runner: Runner, tmp_path: Path) -> None:
@@ -230,6 +248,9 @@ async def test_an_unexpected_answer_is_backend_unavailable(tmp_path: Path) -> No
 
         async def run(self, argv: Sequence[str], **_: object) -> CommandResult:
             return CommandResult(tuple(argv), 0, b"hello\n", b"", 0.0)
+
+        async def read_frames(self, requests: bytes, timeout: float) -> CommandResult:
+            return CommandResult(("read-frames",), 0, b"hello\n", b"", 0.0)
 
         async def close(self) -> None: ...
 
