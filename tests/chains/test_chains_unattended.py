@@ -103,7 +103,12 @@ def test_sync_alone_applies_a_restart_policy_up_to_max_attempts(slurm_deck_any, 
     jobs = cron(deck, third_failed, 180, f"{job}'s third attempt fails")
     cron(deck, lambda jobs: True, 10, "two more rounds")  # no fourth attempt
     assert (jobs[job]["exit_code"], deck.jobs()[job]["attempt"]) == (3, 3), jobs[job]
-    (ids,) = slurm.accounted([job]).values()
+
+    def three_runs() -> list[str] | None:  # accounting may lag the queue by a moment
+        found = slurm.runs([job])[job]
+        return found if len(found) >= 3 else None
+
+    ids = wait_for(three_runs, 30, f"accounting lists {job}'s three runs")
     assert len(ids) == 3 and ids[-1] == jobs[job]["job_id"], ids
     kinds = [a["kind"] for a in deck.status(job)["attempts"]]
     assert kinds == ["submit", "restart", "restart"], kinds

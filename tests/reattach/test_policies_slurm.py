@@ -10,9 +10,13 @@ monitor.policies only.
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from monitor_process import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -74,7 +78,8 @@ def test_requeue_policy_requeues_with_the_same_id(local_deck, slurm):
     assert status["attempts"][1]["requeues"] == 1, status["attempts"]
     requeues = [e["message"] for e in status["events"] if e["kind"] == "requeue"]
     assert len(requeues) == 1 and "requeued with scontrol, same ID" in requeues[0], status["events"]
-    assert slurm.submissions(job) == [job_id] and len(slurm.runs(job)) == 2  # one sbatch, two runs
+    assert slurm.submissions(job) == [job_id]  # one sbatch, and two runs once accounting lists the second
+    wait_for(lambda: len(slurm.runs(job)) == 2, 30, f"accounting lists both runs of {job_id}")
 
 
 # -- 9. recovery commands -----------------------------------------------------------------------
