@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -152,7 +153,7 @@ class Database:
                     f"{self.path}: schema version {version} needs migrating; open it read-write once"
                 )
             return
-        await self.conn.execute("PRAGMA journal_mode = WAL")
+        await self._use_wal()
         await self.conn.execute("PRAGMA synchronous = NORMAL")
         await self.conn.execute("PRAGMA foreign_keys = ON")
         for number in range(version, LATEST):
@@ -162,6 +163,18 @@ class Database:
                 for statement in _statements(MIGRATIONS[number]):
                     await self.conn.execute(statement)
                 await self.conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    async def _use_wal(self) -> None:
+        """WAL mode, set once per file. The switch needs an exclusive lock that SQLite's busy timeout
+        does not wait for, so openers racing on a new file try again for as long as it would."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while await self.scalar("PRAGMA journal_mode") != "wal":
+            try:
+                await self.conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
 
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """A read, in one trip to SQLite's thread; SQLite's errors (a damaged page met only now)
