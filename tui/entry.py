@@ -1,27 +1,9 @@
-"""The `jobdeck` console script: silences its dependencies' deprecation notices before importing them.
-
-A library's notice that one of *its* dependencies deprecated something (asyncssh's use of DSA under
-cryptography 51, say) is for that library's authors: a user of jobdeck can do nothing about it, yet it
-would be printed before every command's own output. jobdeck's own warnings still show, and `-W` or
-`PYTHONWARNINGS` still decide when given.
-"""
+"""The `jobdeck` console script: dependencies' deprecation notices are silenced (monitor.quiet)
+before anything imports the libraries that raise them."""
 
 from __future__ import annotations
 
-import sys
-import warnings
-
-_NOT_OURS = r"(?!(monitor|backends|store|tui)(\.|$))"  # any module outside jobdeck's four packages
-
-
-def quiet_dependencies() -> None:
-    """Ignore deprecation warnings attributed to modules outside jobdeck (by category and module)."""
-    if sys.warnoptions:
-        return
-    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
-        warnings.filterwarnings("ignore", category=category, module=_NOT_OURS)
-    # cryptography's CryptographyDeprecationWarning is a UserWarning subclass, known by its text.
-    warnings.filterwarnings("ignore", message=".*deprecated", category=UserWarning, module=_NOT_OURS)
+from monitor.quiet import quiet_dependencies
 
 
 def main() -> None:

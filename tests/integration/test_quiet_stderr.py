@@ -1,5 +1,5 @@
 """stderr carries jobdeck's own lines only: no dependency's warning reaches the terminal, whatever
-releases are installed (the warning filters of tui/entry.py), and jobdeck's own warnings still show.
+releases are installed (the warning filters of monitor/quiet.py), and jobdeck's own warnings still show.
 No cluster needed: the commands run on the local backend."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import warnings
 
 import pytest
 
+from monitor.quiet import quiet_dependencies
 from tui.cli import main
-from tui.entry import quiet_dependencies
 
 SESSION = {"name": "quiet"}
 LOCAL = {"here": {"backend": "local"}}
