@@ -42,12 +42,17 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}{'s' if n != 1 else ''}" if n else ""
 
 
+def waiting_work(jobs: Sequence[Job]) -> tuple[int, int]:
+    """Chain stages not yet submitted (and not held), and failed jobs a restart policy will restart."""
+    restarts = due_restarts([j for j in jobs if j.state is State.FAILED], math.inf)
+    return len(unheld_stages(jobs)), len(restarts)
+
+
 def unwatched(
     jobs: Sequence[Job], last_cycle: float | None, now: float, poll_interval: float
 ) -> Unwatched | None:
     """What waits for a monitor, when none has completed a cycle for STALE_CYCLES poll intervals."""
     if last_cycle is not None and now - last_cycle <= STALE_CYCLES * poll_interval:
         return None
-    stages = len(unheld_stages(jobs))
-    restarts = len(due_restarts([j for j in jobs if j.state is State.FAILED], math.inf))
+    stages, restarts = waiting_work(jobs)
     return Unwatched(last_cycle, stages, restarts) if stages or restarts else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -12,13 +11,13 @@ from typing import Any
 
 import click
 
-from monitor.chains import due_stages, unheld_stages
+from monitor.chains import due_stages
 from monitor.controller import WATCHED, ClusterHealth
 from monitor.errors import InputError
 from monitor.model import Event, SessionSummary
-from monitor.policies import due_restarts
 from monitor.states import State
 from monitor.supervisor import CycleOutcome, Supervisor
+from monitor.unwatched import waiting_work
 from store.session_store import SessionStore
 from tui.cli_common import (
     emit_json,
@@ -53,8 +52,7 @@ async def _work_left(store: SessionStore, summary: SessionSummary) -> bool:
         return True
     if not (summary.counts.get(State.PENDING) or summary.counts.get(State.FAILED)):
         return False
-    jobs = await store.jobs(summary.name)
-    return bool(unheld_stages(jobs) or due_restarts([j for j in jobs if j.state is State.FAILED], math.inf))
+    return any(waiting_work(await store.jobs(summary.name)))
 
 
 @click.command()
