@@ -9,10 +9,11 @@ from monitor.states import State
 from monitor.unwatched import STALE_CYCLES, unwatched, waiting_work
 
 POLICY = RestartPolicy(on=("exit:3",), max_attempts=3, backoff=600.0)
+NO_POLICY = RestartPolicy()
 
 
 def _job(name: str, state: State, after: tuple[str, ...] = (), exit_code: int | None = None,
-         attempts: int = 0, policy: RestartPolicy = RestartPolicy()) -> Job:  # fmt: skip
+         attempts: int = 0, policy: RestartPolicy = NO_POLICY) -> Job:  # fmt: skip
     spec = JobSpec("c", "/s", "/w", after=after, restart=policy)
     tried = tuple(Attempt(n, str(n), state, end_time=100.0) for n in range(1, attempts + 1))
     return Job("s", name, None, "c", state, spec, exit_code=exit_code, attempts=tried, id=hash(name) % 10_000)
