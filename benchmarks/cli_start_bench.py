@@ -60,7 +60,14 @@ def main() -> None:
         db = small_database(Path(tmp), env)
         commands = {
             "jobdeck list --json": [jobdeck(), "--db", str(db), "list", "--json"],
-            "jobdeck status bench/job3 --json": [jobdeck(), "--db", str(db), "status", "bench/job3", "--json"],
+            "jobdeck status bench/job3 --json": [
+                jobdeck(),
+                "--db",
+                str(db),
+                "status",
+                "bench/job3",
+                "--json",
+            ],
         }
         times: dict[str, list[float]] = {"floor": [], **{name: [] for name in commands}}
         for run in range(runs + 1):  # the first round warms the page cache and is not counted

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from monitor.arrays import parse_array
 from monitor.chain_manifest import ChainError, Stage, expand_chains
@@ -645,6 +653,30 @@ def _resolve(document: _Document[Any], source: Path, kinds: ClusterKinds) -> Man
     except ChainError as error:
         raise _Problem(("jobs", error.index, error.field), error.message) from None
     return Manifest(path=source, session=document.session, clusters=clusters, jobs=tuple(jobs), stages=stages)
+
+
+@functools.cache
+def _clusters_adapter(kinds: ClusterKinds) -> TypeAdapter[dict[str, ClusterConfig]]:
+    """Cluster tables that are each one of `kinds`, by their `backend` field."""
+    table = Annotated[Union[kinds], Field(discriminator="backend")]  # type: ignore[valid-type]  # noqa: UP007
+    return TypeAdapter(dict[str, table])
+
+
+def read_clusters(
+    source: str | os.PathLike[str], tables: Mapping[str, Any], kinds: ClusterKinds, folder: Path
+) -> dict[str, ClusterConfig]:
+    """[clusters.NAME] tables outside a manifest (the user's config file), checked as a manifest's
+    are and resolved against `folder`; every problem is a ManifestError naming `source`."""
+    try:
+        sections = _clusters_adapter(kinds).validate_python(dict(tables))
+        return {name: _cluster(name, section, folder) for name, section in sections.items()}
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        loc = ("clusters", *(first["loc"][:-1] if first["type"] == "invalid_key" else first["loc"]))
+        loc, message = _cluster_error(first, loc, kinds) if len(loc) >= 2 else (loc, _describe(first))
+        raise ManifestError(source, _located(loc, message, {"clusters": tables})) from None
+    except _Problem as problem:
+        raise ManifestError(source, _located(problem.loc, problem.message, {"clusters": tables})) from None
 
 
 def _default_cluster(folder: Path, kinds: ClusterKinds) -> ClusterConfig:

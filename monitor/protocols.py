@@ -19,6 +19,7 @@ from monitor.model import (
     SubmitRequest,
     SubmitResult,
 )
+from monitor.queue import QueueLister
 from monitor.state_map import Mapped
 from monitor.states import State
 
@@ -51,6 +52,12 @@ class Backend(Protocol):
     @property
     def requeuer(self) -> Requeuer | None:
         """The backend itself when it can requeue (restart policies with `requeue` use it), else None."""
+        ...
+
+    @property
+    def queue_lister(self) -> QueueLister | None:
+        """The backend itself when it can list every job of the user ("My jobs", `jobdeck queue`),
+        else None."""
         ...
 
     @property

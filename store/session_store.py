@@ -242,6 +242,23 @@ class SessionStore:
         )
         return await self.jobs(ids=[r[0] for r in rows]) if rows else []
 
+    async def sessions_of(self, scheduler_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """(session, cluster) of the jobs whose attempts carried each of these scheduler IDs:
+        how the user's queue names the session a job belongs to."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        ids = list(dict.fromkeys(scheduler_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self._rows(
+                "SELECT DISTINCT a.scheduler_id, s.name, j.cluster FROM attempts a"
+                " JOIN jobs j ON j.id = a.job_id JOIN sessions s ON s.id = j.session_id"
+                f" WHERE a.scheduler_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for scheduler_id, session, cluster in rows:
+                found.setdefault(scheduler_id, []).append((session, cluster))
+        return found
+
     # -- submissions ------------------------------------------------------------------------
 
     async def record_intent(

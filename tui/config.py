@@ -3,6 +3,12 @@
 read_only = false          # no key or command can submit, cancel, restart or resume
 [keymap]                   # binding id = key(s); `?` lists every id
 "jobs.validate" = "V"
+[queue]                    # "My jobs": every job of the user on the clusters below
+history = 24               # hours of finished jobs listed
+columns = ["name", "state", "partition", "time_left"]   # chosen with the column picker
+[clusters.lab]             # the same keys as a manifest's [clusters.NAME]
+backend = "slurm"
+host = "login.lab.example.org"
 """
 
 from __future__ import annotations
@@ -14,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import InputError
+from monitor.queue import DEFAULT_HISTORY_HOURS
 
 
 @dataclass(frozen=True, slots=True)
 class UserConfig:
     read_only: bool = False
     keymap: dict[str, str] = field(default_factory=dict)
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)  # checked by tui.queue_clusters
+    history_hours: float = DEFAULT_HISTORY_HOURS
+    columns: tuple[str, ...] = ()  # the queue table's columns; () for the default set
+    path: Path | None = None  # the file read, if any
 
 
 def config_path() -> Path:
@@ -34,7 +45,7 @@ def load_config(path: Path | None = None) -> UserConfig:
     """Missing file: defaults. A bad file: one line naming it and the field."""
     path = path or config_path()
     if not path.exists():
-        return UserConfig()
+        return UserConfig(path=path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -47,13 +58,21 @@ def load_config(path: Path | None = None) -> UserConfig:
 def _validated(path: Path, data: dict[str, Any]) -> UserConfig:
     """The file's settings checked by pydantic, imported only here: most users have no file, and
     every command reads this, so the command line does not pay for pydantic without one."""
-    from pydantic import BaseModel, ConfigDict, ValidationError
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    class Queue(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        history: float = Field(DEFAULT_HISTORY_HOURS, gt=0)
+        columns: list[str] = []
 
     class Schema(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
         read_only: bool = False
         keymap: dict[str, str] = {}
+        queue: Queue = Queue()
+        clusters: dict[str, dict[str, Any]] = {}
 
     try:
         checked = Schema.model_validate(data)
@@ -61,4 +80,7 @@ def _validated(path: Path, data: dict[str, Any]) -> UserConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise InputError(f"{path}: {where}: {first['msg']}") from None
-    return UserConfig(checked.read_only, checked.keymap)
+    queue = checked.queue
+    return UserConfig(
+        checked.read_only, checked.keymap, checked.clusters, queue.history, tuple(queue.columns), path
+    )

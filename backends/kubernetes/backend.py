@@ -56,6 +56,7 @@ class KubernetesBackend:
     kind = "kubernetes"
     map_state = staticmethod(map_kubernetes)
     requeuer = None
+    queue_lister = None  # every job of the user: not listed yet
 
     @property
     def tail_reader(self) -> KubernetesBackend:
@@ -415,7 +416,9 @@ def _log_ref(path: str) -> LogRef | None:
 
 
 def _not_kept(ref: LogRef, start: int) -> str:
-    return f"{ref}: only the log from byte {start:,} on is kept (a longer log than jobdeck keeps); read its tail"
+    return (
+        f"{ref}: only the log from byte {start:,} on is kept (a longer log than jobdeck keeps); read its tail"
+    )
 
 
 def _names(jobs: Sequence[Json]) -> list[str]:

@@ -172,7 +172,9 @@ class Agent:
                 future.set_exception(AgentFailed(reason))
 
 
-def encode_request(rid: bytes, argv: Sequence[str], env: Mapping[str, str], data: bytes, timeout: float) -> bytes:
+def encode_request(
+    rid: bytes, argv: Sequence[str], env: Mapping[str, str], data: bytes, timeout: float
+) -> bytes:
     """A run request: each argument and NAME=value travels as counted bytes, never parsed by a shell;
     a large stdin compressed."""
     words = [w.encode(errors="surrogateescape") for w in (*argv, *(f"{k}={v}" for k, v in env.items()))]

@@ -42,6 +42,7 @@ class SlurmBackend:
 
     kind = "slurm"
     map_state = staticmethod(map_slurm)
+    queue_lister = None  # every job of the user: not listed yet
     tail_reader = None  # logs are files that stay where the job wrote them
 
     @property

@@ -74,7 +74,12 @@ def test_attach_all_watches_sessions_registered_after_it_started(local_deck):
     monitor = deck.start("attach", "--all", "--no-tui", "--json", "--interval", "0.5")
     jobs = [
         {"name": "first", "args": ["--write", "out/first.txt"], "outputs": ["out/first.txt"]},
-        {"name": "second", "after": ["first"], "args": ["--write", "out/second.txt"], "outputs": ["out/second.txt"]},
+        {
+            "name": "second",
+            "after": ["first"],
+            "args": ["--write", "out/second.txt"],
+            "outputs": ["out/second.txt"],
+        },
     ]
     deck.submit(deck.manifest(jobs, **FAST))
     monitor.wait_line(
@@ -117,7 +122,9 @@ def test_a_later_sync_submits_the_stage_as_registered_whatever_the_manifest_file
     elsewhere.mkdir()
 
     def synced() -> dict | None:
-        subprocess.run([*deck.command("sync")], cwd=elsewhere, env=deck.full_env, capture_output=True, timeout=60)
+        subprocess.run(
+            [*deck.command("sync")], cwd=elsewhere, env=deck.full_env, capture_output=True, timeout=60
+        )
         jobs = deck.jobs()
         return jobs if jobs["loop-1"]["state"] == "SUCCEEDED" else None
 

@@ -236,7 +236,9 @@ def test_each_poll_of_thirty_jobs_is_one_squeue_and_at_most_one_sacct(cluster_de
 
 def test_attach_json_prints_one_line_per_cycle_with_each_clusters_commands_and_time(cluster_deck, transport):
     deck = cluster_deck
-    jobs = [{"name": "short", "script": "behave.sh", "args": ["--sleep", "20"]}]  # outlives two polls, even on a loaded machine
+    jobs = [
+        {"name": "short", "script": "behave.sh", "args": ["--sleep", "20"]}
+    ]  # outlives two polls, even on a loaded machine
     manifest = deck.manifest({"name": "cycles", **SESSION}, {"c": transport.cluster(deck.workdir)}, jobs)
     assert len(deck.json("submit", str(manifest), "--no-tui")) == 1
     result = deck.run("attach", "cycles", "--no-tui", "--json", "--interval", "0.5", "--exit-when-done")

@@ -102,5 +102,8 @@ async def test_opening_the_tail_of_a_big_log_is_one_read(tmp_path: Path) -> None
     batch = await LogTail(unused, str(log), read_chunk=counted, tail_bytes=1000).open()
 
     assert len(reads) == 1
-    assert batch.lines[-1] == "line 99999" and len(batch.lines) == len(lines(0, 100_000)[-1000:].splitlines()) - 1
+    assert (
+        batch.lines[-1] == "line 99999"
+        and len(batch.lines) == len(lines(0, 100_000)[-1000:].splitlines()) - 1
+    )
     assert not batch.pending and batch.behind == 0

@@ -24,7 +24,9 @@ def test_stages_not_held_and_restarts_a_policy_will_make_wait_for_a_monitor() ->
         _job("first", State.SUCCEEDED, attempts=1),
         _job("ready", State.PENDING, after=("first",)),  # due now
         _job("later", State.PENDING, after=("ready",)),  # due once `ready` succeeds
-        _job("broken", State.FAILED, exit_code=3, attempts=1, policy=POLICY),  # backoff not over: still counts
+        _job(
+            "broken", State.FAILED, exit_code=3, attempts=1, policy=POLICY
+        ),  # backoff not over: still counts
         _job("spent", State.FAILED, exit_code=3, attempts=3, policy=POLICY),  # no attempt left
         _job("bad", State.PARTIAL, attempts=1),
         _job("held", State.PENDING, after=("bad",)),  # held by a PARTIAL upstream: a person decides

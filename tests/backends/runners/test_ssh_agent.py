@@ -119,7 +119,9 @@ async def test_large_input_and_output_of_any_bytes_arrive_whole(ssh_runner: SshR
 
 
 async def test_without_an_agent_commands_use_exec_channels_and_say_so_once(ssh_server: SshServer) -> None:
-    runner = SshRunner(ssh_server.alias, config_paths=[ssh_server.config], agent_python="/nonexistent/python3")
+    runner = SshRunner(
+        ssh_server.alias, config_paths=[ssh_server.config], agent_python="/nonexistent/python3"
+    )
     try:
         for word in ("one", "two"):
             assert (await runner.run(["echo", word])).stdout == f"{word}\n".encode()
