@@ -14,10 +14,13 @@ from store.session_store import SessionStore
 from tui.config import UserConfig
 from tui.keys import APP_KEYS, by_command
 from tui.palette import JobdeckCommands
+from tui.queue_source import QueueFeed
+from tui.screens.columns_screen import ColumnsScreen
 from tui.screens.command_screen import CommandScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.jobs_screen import JobsScreen
 from tui.screens.log_screen import LogScreen
+from tui.screens.queue_screen import QueueScreen
 from tui.screens.sessions_screen import SessionsScreen
 from tui.widgets.job_table import JobTable
 
@@ -37,6 +40,7 @@ class JobdeckApp(App[None]):
         polling: bool = True,
         clock: Callable[[], float] = time.time,
         read_only: bool | None = None,
+        queue_feed: Callable[[], QueueFeed] | None = None,
     ) -> None:
         super().__init__()
         self.db = db
@@ -46,6 +50,7 @@ class JobdeckApp(App[None]):
         self.clock = clock
         self.read_only = self.config.read_only if read_only is None else read_only
         self.store: SessionStore
+        self._queue_feed = queue_feed  # tests give fixed entries; else the configured clusters
 
     async def on_load(self) -> None:
         self.set_keymap(self.config.keymap)
@@ -59,6 +64,14 @@ class JobdeckApp(App[None]):
         await self.push_screen(SessionsScreen())
         if self.start_session:
             self.open_session(self.start_session)
+            return
+        try:
+            stored = await self.store.sessions()
+        except JobdeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if not stored:  # nothing of jobdeck's to show yet: the user's own queue
+            self.action_my_jobs()
 
     async def on_unmount(self) -> None:
         store = getattr(self, "store", None)
@@ -77,8 +90,34 @@ class JobdeckApp(App[None]):
         if isinstance(self.screen, JobsScreen):
             self.pop_screen()
 
+    def action_my_jobs(self) -> None:
+        """Back to My jobs if it is open beneath, else open it above the sessions list."""
+        for index, screen in enumerate(self.screen_stack):
+            if isinstance(screen, QueueScreen):
+                while len(self.screen_stack) > index + 1:
+                    self.pop_screen()
+                return
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.push_screen(QueueScreen())
+
+    def open_queue_feed(self) -> QueueFeed:
+        """What My jobs lists: the config's clusters (else this machine's SLURM, the kubeconfig's
+        context), backends opened once for the screen's life."""
+        if self._queue_feed is not None:
+            return self._queue_feed()
+        from tui.queue_clusters import queue_clusters
+        from tui.queue_source import QueueSource
+
+        return QueueSource(queue_clusters(self.config), self.store, self.db.parent / "local-jobs")
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([("Table", JobTable.BINDINGS), ("Log view", LogScreen.BINDINGS)]))
+        extra = [
+            ("Table", JobTable.BINDINGS),
+            ("Log view", LogScreen.BINDINGS),
+            ("Columns", ColumnsScreen.BINDINGS),
+        ]
+        self.push_screen(HelpScreen(extra))
 
     def action_command_line(self) -> None:
         self.push_screen(CommandScreen(), self._run_command)
@@ -91,7 +130,7 @@ class JobdeckApp(App[None]):
         if name in ("q", "quit", "q!"):
             self.exit()
             return
-        if name == "filter" and isinstance(self.screen, JobsScreen):
+        if name == "filter" and isinstance(self.screen, JobsScreen | QueueScreen):
             self.screen.action_filter()
             self.screen.query_one("#filter", Input).value = rest
             return

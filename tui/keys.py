@@ -44,6 +44,14 @@ APP_KEYS = (
         "app.command_line", "colon", "command_line", "Type a command (:validate, :logs, :q ...)", show=False
     ),
     KeyAction("app.sessions", "S", "sessions", "All sessions", "jobdeck sessions", show=False),
+    KeyAction(
+        "app.my_jobs",
+        "M",
+        "my_jobs",
+        "My jobs: every job of yours on every cluster",
+        "jobdeck queue",
+        show=False,
+    ),
 )
 
 JOB_KEYS = (
@@ -61,7 +69,18 @@ JOB_KEYS = (
     KeyAction("jobs.back", "escape", "back", "Back (clear the filter, or return to the sessions)", show=False),
 )  # fmt: skip
 
-ALL_KEYS = APP_KEYS + JOB_KEYS
+QUEUE_KEYS = (
+    KeyAction("queue.logs", "l", "logs", "Log of the selected job (stdout, o for stderr)", "jobdeck logs --cluster C JOBID"),
+    KeyAction("queue.cancel", "c", "cancel", "Cancel the selected (or marked) jobs of the queue", "jobdeck cancel --cluster C JOBID", True),
+    KeyAction("queue.adopt", "A", "adopt", "Adopt the selected (or marked) jobs into session `adopted`", "jobdeck adopt JOBID... [--cluster C]", True),
+    KeyAction("queue.columns", "C", "pick_columns", "Choose the columns (saved in the config's [queue] columns)", "[queue] columns in config.toml", label="columns"),
+    KeyAction("queue.toggle_finished", "a", "toggle_finished", "Show or hide finished jobs", "jobdeck queue --since HOURS"),
+    KeyAction("queue.filter", "slash", "filter", "Filter by name, state:..., session:..., partition:...", "jobdeck queue --json"),
+    KeyAction("queue.refresh", "ctrl+r", "refresh", "List the queue now", "jobdeck queue", show=False),
+    KeyAction("queue.back", "escape", "back", "Back (clear the filter)", show=False),
+)  # fmt: skip
+
+ALL_KEYS = APP_KEYS + JOB_KEYS + QUEUE_KEYS
 
 
 def by_command(name: str) -> KeyAction | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.keys import ALL_KEYS, KeyAction
@@ -14,8 +15,16 @@ class JobdeckCommands(Provider):
     """Every key's action, runnable from ctrl+p on the screen where it applies."""
 
     def _available(self) -> list[KeyAction]:
+        """One entry per action of the screen: the screen's own key where two screens share an
+        action's name (cancel, logs, filter ...)."""
         screen = self.screen
-        return [k for k in ALL_KEYS if k.id.startswith("app.") or hasattr(screen, f"action_{k.action}")]
+        own = {b.id for b in screen.BINDINGS if isinstance(b, Binding)}
+        chosen: dict[str, KeyAction] = {}
+        for k in ALL_KEYS:
+            shown = k.id.startswith("app.") or hasattr(screen, f"action_{k.action}")
+            if shown and (k.action not in chosen or k.id in own):
+                chosen[k.action] = k
+        return list(chosen.values())
 
     async def _run(self, key: KeyAction) -> None:
         """App keys (help, quit, sessions, :) are the app's actions, the others the screen's."""

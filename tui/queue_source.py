@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from monitor.errors import BackendUnavailable, JobdeckError
 from monitor.manifest import ClusterConfig
@@ -30,6 +31,19 @@ class QueueSnapshot:
     at: float = 0.0
 
 
+class QueueFeed(Protocol):
+    """What "My jobs" reads the queue from: a QueueSource, or fixed entries in its tests."""
+
+    clusters: dict[str, ClusterConfig]
+    backends: dict[str, Backend]
+
+    async def refresh(self, history_hours: float, only: Sequence[str] | None = None) -> QueueSnapshot: ...
+
+    def forget_sessions(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class QueueSource:
     """Backends opened once (connections reused between refreshes) for the listed clusters."""
 
@@ -49,6 +63,7 @@ class QueueSource:
         self._last: dict[str, tuple[QueueEntry, ...]] = {}
         self._sessions: dict[str, list[tuple[str, str]]] = {}  # scheduler ID -> (session, cluster)
         self._asked: set[str] = set()
+        self._named: dict[str, tuple[QueueEntry, QueueEntry]] = {}  # key -> (as listed, as named)
 
     async def refresh(self, history_hours: float, only: Sequence[str] | None = None) -> QueueSnapshot:
         """List every cluster (or `only` these) once, all at once."""
@@ -90,13 +105,20 @@ class QueueSource:
             self._sessions.update(await self.store.sessions_of(new))
             self._asked.update(new)
         named = []
+        before, self._named = self._named, {}
         for entry in entries:
             owners = self._sessions.get(entry.job_id)
             if owners:
                 same = [s for s, c in owners if c == entry.cluster]
                 session = (same or [owners[0][0]])[0]
                 if session != entry.session:
-                    entry = replace(entry, session=session)
+                    listed = entry
+                    kept = before.get(entry.key)
+                    if kept is not None and kept[0] is listed and kept[1].session == session:
+                        entry = kept[1]  # the same object as last time: the view's rows stay put
+                    else:
+                        entry = replace(entry, session=session)
+                    self._named[entry.key] = (listed, entry)
             named.append(entry)
         return named
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -143,6 +143,11 @@ class DetailPane(VerticalScroll):
     def show_group(self, tasks: Sequence[Job]) -> None:
         if self._fresh(("group", tuple(tasks))):
             self.query_one("#detail-body", Static).update(render_group(tasks))
+
+    def show(self, source: tuple[object, ...], render: Callable[[], RenderableType]) -> None:
+        """What `render` makes, unless the pane already shows what `source` makes (see _fresh)."""
+        if self._fresh(source):
+            self.query_one("#detail-body", Static).update(render())
 
     def _fresh(self, source: tuple[object, ...]) -> bool:
         """False when the pane already shows what `source` makes (the same job object, events and

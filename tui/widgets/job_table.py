@@ -116,9 +116,7 @@ class JobTable(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._model = TableModel(columns)
-        self._line_width = _GUTTER + sum(column.width for column in columns) + len(columns) - 1
-        self._generation = -1
+        self._use_columns(columns)
         self._cursor_key: str | None = None
         self._cursor_line = 0
         self._flashes: dict[str, tuple[frozenset[int], float]] = {}
@@ -156,6 +154,17 @@ class JobTable(ScrollView, can_focus=True):
         if len(self._model.marked) != marks_before:
             self.post_message(self.MarksChanged(self, self._model.marked))
         return diff
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Other columns: the rows, marks, sort and filter start over (the screen gives them again)."""
+        self._use_columns(columns)
+        self._flashes.clear()
+        self._sync()
+
+    def _use_columns(self, columns: Sequence[Column]) -> None:
+        self._model = TableModel(columns)
+        self._line_width = _GUTTER + sum(column.width for column in columns) + len(columns) - 1
+        self._generation = -1
 
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
         """Sort by a column (None: the order rows were first given in); the header shows ▲ or ▼."""
