@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from snapshot_session import NOW, FixedClock, detail_text, until
 from textual.pilot import Pilot
 
 from backends.registry import config_clusters
@@ -14,7 +15,6 @@ from monitor.manifest import ClusterConfig
 from monitor.protocols import Backend
 from monitor.queue import QueueEntry, QueueReport
 from monitor.states import State
-from snapshot_session import NOW, FixedClock, detail_text, until
 from tui.app import JobdeckApp
 from tui.config import UserConfig
 from tui.queue_source import QueueSnapshot
