@@ -61,17 +61,19 @@ class JobdeckApp(App[None]):
         except JobdeckError as exc:
             self.exit(message=f"jobdeck: error: {exc}")
             return
-        await self.push_screen(SessionsScreen())
         if self.start_session:
+            await self.push_screen(SessionsScreen())
             self.open_session(self.start_session)
             return
         try:
             stored = await self.store.sessions()
         except JobdeckError as exc:
             self.notify(str(exc), severity="error")
-            return
-        if not stored:  # nothing of jobdeck's to show yet: the user's own queue
-            self.action_my_jobs()
+            stored = []
+        sessions = self.push_screen(SessionsScreen())
+        if not stored:  # nothing of jobdeck's to show yet: the user's own queue, above the list
+            self.push_screen(QueueScreen())  # at once: the list, no longer current, says nothing
+        await sessions
 
     async def on_unmount(self) -> None:
         store = getattr(self, "store", None)

@@ -73,7 +73,7 @@ QUEUE_KEYS = (
     KeyAction("queue.logs", "l", "logs", "Log of the selected job (stdout, o for stderr)", "jobdeck logs --cluster C JOBID"),
     KeyAction("queue.cancel", "c", "cancel", "Cancel the selected (or marked) jobs of the queue", "jobdeck cancel --cluster C JOBID", True),
     KeyAction("queue.adopt", "A", "adopt", "Adopt the selected (or marked) jobs into session `adopted`", "jobdeck adopt JOBID... [--cluster C]", True),
-    KeyAction("queue.columns", "C", "pick_columns", "Choose the columns (saved in the config's [queue] columns)", "[queue] columns in config.toml", label="columns"),
+    KeyAction("queue.columns", "C", "pick_columns", "Choose the columns (saved in the config's [queue] columns)", "config.toml: queue.columns", label="columns"),
     KeyAction("queue.toggle_finished", "a", "toggle_finished", "Show or hide finished jobs", "jobdeck queue --since HOURS"),
     KeyAction("queue.filter", "slash", "filter", "Filter by name, state:..., session:..., partition:...", "jobdeck queue --json"),
     KeyAction("queue.refresh", "ctrl+r", "refresh", "List the queue now", "jobdeck queue", show=False),

@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+import queue_fixture  # on sys.path through this folder's conftest.py
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, ProgressBar
@@ -25,6 +26,7 @@ from tui.screens.confirm_screen import ConfirmScreen, PromptScreen
 from tui.screens.help_screen import HelpScreen
 from tui.screens.jobs_screen import JobsScreen
 from tui.screens.log_screen import LogScreen
+from tui.screens.queue_screen import QueueScreen
 from tui.screens.sessions_screen import SessionsScreen
 from tui.widgets.job_table import JobTable
 from tui.widgets.log_view import LogView
@@ -641,9 +643,19 @@ async def test_a_store_read_ending_while_the_screen_closes_paints_nothing(live, 
         assert isinstance(app.screen, SessionsScreen)
 
 
-async def test_an_empty_database_says_no_sessions_yet_once(tmp_path, make_app) -> None:
-    app = make_app(tmp_path / "empty.db", None, polling=False)
+async def test_an_empty_database_says_no_sessions_yet_once_on_the_sessions_list(tmp_path, make_app) -> None:
+    """It opens on My jobs, where the sessions list beneath says nothing; S shows the list and its
+    notice, once."""
+    feed = queue_fixture.FixedFeed()
+    app = make_app(tmp_path / "empty.db", None, polling=False, queue_feed=lambda: feed)
     async with app.run_test(size=SIZE) as pilot:
+        await app.until(lambda: isinstance(app.screen, QueueScreen), "My jobs")
+        beneath = app.screen_stack[1]
+        assert isinstance(beneath, SessionsScreen)
+        await beneath.refresh_sessions()  # its periodic refresh, under My jobs
+        await pilot.pause()
+        assert app.notes_with("no sessions yet") == []
+        await pilot.press("S")
         await app.until(lambda: isinstance(app.screen, SessionsScreen), "the sessions screen")
         await pilot.pause(0.5)
         for _ in range(2):  # the screen's periodic refreshes find it still empty

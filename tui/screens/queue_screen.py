@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -81,9 +82,9 @@ class QueueScreen(QueueActions):
 
     def _notice(self, line: str) -> None:
         notice = self.query_one("#queue-notice", Label)
-        notice.update(line)
+        notice.update(Text(line))
         notice.display = True
-        self.query_one(StatusBar).update(line)
+        self.query_one(StatusBar).update(Text(line))
 
     # -- data -------------------------------------------------------------------------------
 

@@ -65,9 +65,9 @@ class SessionsScreen(DeckScreen[None]):
             table.add_row(s.name, str(s.total), states, when, monitor, s.manifest_path or "", key=s.name)
         if summaries:
             table.move_cursor(row=min(keep, len(summaries) - 1))
-        elif not self.told_empty and self.is_current:  # not over My jobs, opened above it
+        elif not self.told_empty and self.app.screen is self:  # not under My jobs
             self.notify("no sessions yet: `jobdeck submit MANIFEST` or `jobdeck demo`", timeout=10)
-        self.told_empty = not summaries and (self.told_empty or self.is_current)
+        self.told_empty = not summaries and (self.told_empty or self.app.screen is self)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_session(str(event.row_key.value))
