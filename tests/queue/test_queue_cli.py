@@ -53,3 +53,22 @@ def test_finished_jobs_come_with_exit_code_and_how_well_they_used_what_they_aske
     assert ok["cpu_efficiency"] is not None and 0.2 < ok["cpu_efficiency"] <= 1.0
     assert failed["job_id"] == fail_id and failed["state"] == "FAILED" and failed["exit_code"] == 3
     assert failed["scheduler_state"] == "FAILED"
+
+
+def test_a_job_of_a_session_is_listed_with_the_sessions_name(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("sess")
+    session = f"s-{name}"
+    manifest = queue_deck.workdir / "m.toml"
+    host = queue_deck.env.get("JOBDECK_SSH_CONFIG") and "jobdeck-test"
+    manifest.write_text(
+        f'[session]\nname = "{session}"\n[clusters.lab]\nbackend = "slurm"\nworkdir = "{queue_deck.workdir}"\n'
+        + (f'host = "{host}"\n' if host else "")
+        + f'[[jobs]]\nname = "{name}"\nscript = "sleeper.sh"\nargs = ["300"]\n',
+        encoding="utf-8",
+    )
+    submitted = queue_deck.run("submit", str(manifest), "--no-tui", "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = queue_deck.json("list", "--session", session)[0]["job_id"]
+    queue_deck.submitted.append(job_id)
+    row = queue_deck.wait(lambda: queue_deck.mine().get(name), 60, f"row of {name}")
+    assert row["job_id"] == job_id and row["session"] == session
