@@ -1,6 +1,6 @@
-"""Write the README's screenshots (jobs.svg, detail.svg, log.svg, help.svg) from the running app,
-over the same fixed session and scenes as the SVG snapshot tests, so they never drift from what the
-tests check.
+"""Write the README's screenshots (my-jobs.svg, jobs.svg, detail.svg, log.svg, help.svg) from the
+running app, over the same fixed session, queue entries and scenes as the SVG snapshot tests, so they
+never drift from what the tests check.
 
 Run: .venv/bin/python screenshots/generate.py [OUTPUT_FOLDER]   (default: this folder)
 """
@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import queue_fixture
 import snapshot_session as fixture
 
 SHOTS: dict[str, fixture.Scene] = {
@@ -35,7 +36,25 @@ async def shoot(name: str, scene: fixture.Scene, folder: Path) -> Path:
         return target
 
 
+async def shoot_my_jobs(folder: Path) -> Path:
+    """My jobs, as `jobdeck` opens with no session stored, over the fixed queue entries."""
+    db = folder / ".my-jobs-empty.db"
+    db.unlink(missing_ok=True)
+    app = queue_fixture.make_queue_app(db)
+    try:
+        async with app.run_test(size=fixture.SIZE) as pilot:
+            await queue_fixture.queue_scene(pilot)
+            await pilot.pause()
+            target = folder / "my-jobs.svg"
+            target.write_text(app.export_screenshot(simplify=True), encoding="utf-8")
+            return target
+    finally:
+        for leftover in folder.glob(".my-jobs-empty.db*"):
+            leftover.unlink()
+
+
 async def main(folder: Path) -> None:
+    print(await shoot_my_jobs(folder))
     for name, scene in SHOTS.items():
         print(await shoot(name, scene, folder))
 

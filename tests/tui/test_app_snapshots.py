@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import queue_fixture
 import snapshot_session as fixture  # on sys.path through this folder's conftest.py
 
 
@@ -29,3 +30,9 @@ def test_jobs_screens(snap_compare, snapshot_db: Path, scene: fixture.Scene) -> 
 def test_sessions_screen(snap_compare, snapshot_db: Path) -> None:
     app = fixture.make_app(snapshot_db, session=None)
     assert snap_compare(app, terminal_size=fixture.SIZE, run_before=fixture.sessions_scene)
+
+
+def test_my_jobs_screen(snap_compare, utc: None, tmp_path: Path) -> None:
+    """Opened on an empty database: My jobs over the fixed queue entries."""
+    app = queue_fixture.make_queue_app(tmp_path / "empty.db")
+    assert snap_compare(app, terminal_size=fixture.SIZE, run_before=queue_fixture.queue_scene)
