@@ -6,71 +6,24 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-WIDTH, HEIGHT = 150, 40
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from tmux_terminal import Terminal, jobdeck_script, tmux_terminal
+
 DEMO_JOBS = ("prepare", "train", "flaky", "sweep", "evaluate", "tail-me")
-
-
-def jobdeck_script() -> str:
-    beside = Path(sys.executable).parent / "jobdeck"
-    found = str(beside) if beside.exists() else shutil.which("jobdeck")
-    assert found, f"no `jobdeck` console script next to {sys.executable} or on PATH: pip install -e ."
-    return found
-
-
-class Terminal:
-    """One tmux session on a private server, running one command."""
-
-    def __init__(self, socket: str, name: str) -> None:
-        self.socket = socket
-        self.name = name
-
-    def tmux(self, *args: str) -> str:
-        result = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10, check=True
-        )
-        return result.stdout
-
-    def start(self, command: str) -> None:
-        """Run `command` in a new window that stays readable after the command ends."""
-        size = ("-x", str(WIDTH), "-y", str(HEIGHT))
-        self.tmux("new-session", "-d", "-s", self.name, *size, command, ";", "set", "remain-on-exit", "on")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.name, *keys)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.name)
-
-    def wait(self, condition: Callable[[str], object], what: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if condition(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; screen:\n{screen}")
-            time.sleep(0.2)
 
 
 @pytest.fixture
 def terminal() -> Iterator[Terminal]:
-    if shutil.which("tmux") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("tmux is missing (CI=true: tests/infra/cluster.sh installs it)")
-        pytest.skip("tmux is missing")
-    socket = f"jobdeck-smoke-{os.getpid()}"
-    term = Terminal(socket, "demo")
-    yield term
-    subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
+    with tmux_terminal("demo") as term:
+        yield term
 
 
 def test_demo_shows_jobs_logs_help_and_quits_cleanly(terminal: Terminal, tmp_path: Path) -> None:
