@@ -1,6 +1,6 @@
 """`jobdeck` with no session, as a new user on a login node runs it: the installed console script in a
 real terminal (tmux), an empty home (no database, no config file), the local SLURM found through
-squeue on PATH. A job submitted with plain sbatch shows in My jobs; q quits cleanly. Every wait is
+squeue on PATH. A job submitted with plain sbatch shows in My jobs; ctrl+q quits cleanly. Every wait is
 bounded; the job is scancelled at the end."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_jobdeck_without_a_session_opens_on_my_jobs(
             lambda s: re.search(rf"{name}\s+(QUEUED|RUNNING)\s+{job_id}\s", s), "the job", 90
         )
         assert "no sessions yet" not in screen
-        terminal.keys("q")
+        terminal.keys("C-q")  # quits from the filter box too (q would be typed into it)
         deadline = time.monotonic() + 15
         while not status.exists() or not status.read_text().strip():
             assert time.monotonic() < deadline, f"jobdeck did not exit; screen:\n{terminal.screen()}"
