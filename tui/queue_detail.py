@@ -14,7 +14,7 @@ from monitor.queue import QueueEntry
 from monitor.states import State
 from tui.job_rows import STATE_STYLES
 from tui.queue_rows import seconds_text, size_text
-from tui.widgets.detail_pane import SHOWN_TASKS, clock_text
+from tui.widgets.detail_pane import clock_text, task_lines
 
 
 def _facts(entry: QueueEntry, now: float) -> list[tuple[str, str]]:
@@ -82,15 +82,6 @@ def render_array(tasks: Sequence[QueueEntry]) -> RenderableType:
             f"{state.value.lower()} {n}"
             for state, n in sorted(counts.items(), key=lambda kv: list(State).index(kv[0]))
         )),
-        Text("tasks", style="bold"),
     ]  # fmt: skip
-    for task in tasks[:SHOWN_TASKS]:
-        lines.append(Text.assemble(
-            f"  [{task.task}] ", (task.state.value, STATE_STYLES[task.state]),
-            f"  {task.job_id}", (f"  {task.reason}" if task.reason else "", "italic"),
-        ))  # fmt: skip
-    if len(tasks) > SHOWN_TASKS:
-        lines.append(
-            Text(f"  ... and {len(tasks) - SHOWN_TASKS} more (enter expands the array)", style="dim")
-        )
+    lines += task_lines([(t.task, t.state, t.job_id, t.reason) for t in tasks])
     return Group(*lines)

@@ -291,6 +291,15 @@ class DrivenApp(JobdeckApp):
                 return row
         return None
 
+    async def goto(self, pilot: Any, key: str) -> None:
+        """Move the cursor with the arrow keys onto the row `key` ("live/sweep[1]", "lab/4102")."""
+        await pilot.press("home")
+        for _ in range(40):
+            if self.table.cursor_key == key:
+                return
+            await pilot.press("down")
+        raise AssertionError(f"no row {key} in the table: {self.rows()}")
+
     def notes_with(self, text: str) -> list[str]:
         return [n for n in self.notes if text in n]
 

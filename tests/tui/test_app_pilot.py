@@ -41,16 +41,6 @@ async def opened(app, pilot: Pilot) -> None:
     await pilot.pause()
 
 
-async def goto(app, pilot: Pilot, key: str) -> None:
-    """Move the cursor with the arrow keys onto the row `key` ("live/sweep[1]", "live/sweep")."""
-    await pilot.press("home")
-    for _ in range(40):
-        if app.table.cursor_key == key:
-            return
-        await pilot.press("down")
-    raise AssertionError(f"no row {key} in the table: {app.rows()}")
-
-
 def state_of(app, name: str) -> str:
     """The STATE cell of a plain job's row."""
     row = app.row(name)
@@ -130,7 +120,7 @@ async def test_rows_update_in_place_and_the_cursor_stays_on_its_job(live, make_a
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
         assert state_of(app, "quick") in ("QUEUED", "RUNNING")
-        await goto(app, pilot, "live/sleeper")
+        await app.goto(pilot, "live/sleeper")
         before = [name_of(row) for row in app.rows()]
         await app.until(lambda: state_of(app, "quick") == "SUCCEEDED", "quick to finish", timeout=20)
         assert [name_of(row) for row in app.rows()] == before  # same rows, same order: updated in place
@@ -151,7 +141,7 @@ async def test_array_group_row_counts_states_and_enter_unfolds_it(live, make_app
         await opened(app, pilot)
         assert app.row("▸", "sweep")[2:6] == ["3", "PARTIAL", "✔2", "✖1"]
         assert app.row("sweep") is None  # tasks folded away
-        await goto(app, pilot, "live/sweep")
+        await app.goto(pilot, "live/sweep")
         await pilot.press("enter")
         assert app.row("▾", "sweep") is not None
         assert [app.row("sweep", str(t))[2] for t in range(3)] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
@@ -204,13 +194,13 @@ async def test_space_marks_rows_and_cancel_applies_to_every_marked_job(live, mak
     app = make_app(live.db, live.session, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, "live/sleeper")
+        await app.goto(pilot, "live/sleeper")
         await pilot.press("space")
-        await goto(app, pilot, "live/sleeper2")
+        await app.goto(pilot, "live/sleeper2")
         await pilot.press("space")
         assert app.table.marked == {"live/sleeper", "live/sleeper2"}
         assert app.marked_rows() == ["sleeper", "sleeper2"]
-        await goto(app, pilot, "live/ok")  # the marks, not the cursor, say what is cancelled
+        await app.goto(pilot, "live/ok")  # the marks, not the cursor, say what is cancelled
         await pilot.press("c")
         await app.until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         text = dialog_text(app)
@@ -244,7 +234,7 @@ async def test_l_shows_the_log_and_o_p_choose_stream_and_attempt(live, make_app)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
         await app.until(lambda: state_of(app, "broken") == "FAILED", "the restart to fail again", 20)
-        await goto(app, pilot, "live/broken")
+        await app.goto(pilot, "live/broken")
         await pilot.press("l")
         await app.until(lambda: isinstance(app.screen, LogScreen), "the log screen")
         view = app.screen.query_one(LogView)
@@ -297,7 +287,7 @@ async def test_v_validates_and_says_which_output_is_missing(
     app = make_app(live.db, live.session, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, row)
+        await app.goto(pilot, row)
         await pilot.press("v")
         await app.until(lambda: app.notes_with("validated"), "the validation's notification")
         note = app.notes_with("validated")[0]
@@ -314,7 +304,7 @@ async def test_r_resumes_exactly_the_missing_task_after_confirmation(live, make_
     app = make_app(live.db, live.session, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, "live/sweep")
+        await app.goto(pilot, "live/sweep")
         await pilot.press("r")
         await app.until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         text = dialog_text(app)
@@ -347,7 +337,7 @@ async def test_capital_r_restarts_a_failed_job_as_attempt_two(live, make_app) ->
     app = make_app(live.db, live.session, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, "live/broken")
+        await app.goto(pilot, "live/broken")
         await pilot.press("R")
         await app.until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         text = dialog_text(app)
@@ -366,7 +356,7 @@ async def test_c_cancels_a_running_job_after_confirmation(live, make_app) -> Non
     app = make_app(live.db, live.session, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, "live/sleeper")
+        await app.goto(pilot, "live/sleeper")
         await pilot.press("c")
         await app.until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         assert dialog_text(app).startswith("Cancel 1 job(s)?")
@@ -382,7 +372,7 @@ async def test_x_marks_a_job_failed_with_the_reason_typed(live, make_app) -> Non
     app = make_app(live.db, live.session, polling=False)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, "live/sleeper")
+        await app.goto(pilot, "live/sleeper")
         await pilot.press("x")
         await app.until(lambda: isinstance(app.screen, PromptScreen), "the reason prompt")
         await pilot.press("escape")  # refused: nothing changes
@@ -540,7 +530,7 @@ async def test_read_only_refuses_every_destructive_key(live, make_app) -> None:
             ("s", "live/later", "submit"),
             ("m", "live/ok", "monitor-all"),
         ]:
-            await goto(app, pilot, job)
+            await app.goto(pilot, job)
             await pilot.press(key)
             await app.until(lambda what=what: app.notes_with(f"read-only: {what} is disabled"), what)
             assert isinstance(app.screen, JobsScreen), f"{key} opened {app.screen}"
@@ -554,7 +544,7 @@ async def test_keymap_remaps_validate_to_capital_v(live, make_app) -> None:
     app = make_app(live.db, live.session, config, polling=False)
     async with app.run_test(size=(200, 100)) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, "live/ok")
+        await app.goto(pilot, "live/ok")
         await pilot.press("v")
         await pilot.pause(0.3)
         assert not app.notes_with("validated")

@@ -42,15 +42,6 @@ def detail(app) -> str:
     return app.static_text("#detail-body")
 
 
-async def goto(app, pilot: Pilot, key: str) -> None:
-    await pilot.press("home")
-    for _ in range(40):
-        if app.table.cursor_key == key:
-            return
-        await pilot.press("down")
-    raise AssertionError(f"no row {key}: {app.rows()}")
-
-
 def make(make_app, tmp_path: Path, feed=None, config: UserConfig | None = None, db: Path | None = None):
     shown = feed or queue_fixture.FixedFeed()
     return make_app(
@@ -88,7 +79,7 @@ async def test_an_empty_database_opens_on_my_jobs_with_every_fact(tmp_path, make
         for fact in ("partition: gpu", "GPUs: 2", "time limit: 12:00:00", "time left: 9:30:00", "priority: 4210",
                      "memory asked: 64G", "stdout: /home/ada/resnet/slurm-4102.out", "in session paper-sweep"):  # fmt: skip
             assert fact in detail(app)
-        await goto(app, pilot, "lab/4125")
+        await app.goto(pilot, "lab/4125")
         await app.until(lambda: "eval-ood" in detail(app), "the OOM job's facts")
         for fact in ("scheduler state: OUT_OF_MEMORY", "CPU efficiency: 34.0%", "MaxRSS: 7.9G", "signal: 9"):
             assert fact in detail(app)
@@ -105,7 +96,7 @@ async def test_filter_grouping_and_finished_jobs(tmp_path, make_app) -> None:
         await pilot.press("escape")
         await app.until(lambda: len(names(app)) == 8, "every row again")
 
-        await goto(app, pilot, "lab/4120[]")
+        await app.goto(pilot, "lab/4120[]")
         await app.until(lambda: "array 4120, 5 tasks" in detail(app), "the array's summary")
         assert "completed 2" not in detail(app) and "succeeded 2" in detail(app)
         await pilot.press("enter")  # unfolds
@@ -169,7 +160,7 @@ async def test_cancel_asks_first_and_names_the_jobs(tmp_path, make_app) -> None:
     app = make(make_app, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        await goto(app, pilot, "lab/4120[]")  # the array: its unfinished tasks
+        await app.goto(pilot, "lab/4120[]")  # the array: its unfinished tasks
         await pilot.press("c")
         await app.until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         assert "Cancel 3 job(s)?" in app.screen_text()
@@ -178,7 +169,7 @@ async def test_cancel_asks_first_and_names_the_jobs(tmp_path, make_app) -> None:
         await app.until(lambda: isinstance(app.screen, QueueScreen), "My jobs again")
         assert app.notes_with("cancel") == []
 
-        await goto(app, pilot, "lab/4118")  # already ended: nothing to ask
+        await app.goto(pilot, "lab/4118")  # already ended: nothing to ask
         await pilot.press("c")
         await app.until(lambda: app.notes_with("already ended"), "the refusal")
 
@@ -233,7 +224,7 @@ async def test_m_and_enter_move_between_my_jobs_and_sessions(snapshot_db, tmp_pa
         await app.until(lambda: isinstance(app.screen, SessionsScreen), "the sessions")
         await pilot.press("M")
         await opened(app, pilot)
-        await goto(app, pilot, "lab/4102")
+        await app.goto(pilot, "lab/4102")
         await pilot.press("enter")
         await app.until(lambda: isinstance(app.screen, JobsScreen), "the session of train-resnet")
         assert app.screen.session == "paper-sweep"

@@ -197,33 +197,6 @@ class JobsScreen(JobActions):
     async def _cursor_moved(self, event: JobTable.CursorMoved) -> None:
         await self.show_detail(event.key)
 
-    # -- filter -----------------------------------------------------------------------------
-
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(JobTable).set_filter(event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = bool(event.value)
-        self.query_one(JobTable).focus()
-
-    def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.query_one(JobTable).set_filter("")
-            self.query_one(JobTable).focus()
-            return
-        self.app.action_sessions()
-
     async def action_toggle_finished(self) -> None:
         self.show_finished = not self.show_finished
         await self.reload()

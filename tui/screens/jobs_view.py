@@ -6,10 +6,10 @@ from abc import abstractmethod
 
 from monitor.controller import Controller, PollOutcome
 from monitor.model import Job
-from tui.screens.deck_screen import DeckScreen
+from tui.screens.filter_screen import FilterScreen
 
 
-class JobsView(DeckScreen[None]):
+class JobsView(FilterScreen):
     session: str
     controller: Controller | None  # None until the session's controller is open
     jobs: list[Job]  # the session's jobs as last read

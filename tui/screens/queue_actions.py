@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from textual import work
 
 from monitor.errors import BackendUnavailable, JobdeckError
 from monitor.log_tail import chunk_reader
+from monitor.protocols import Backend
 from monitor.queue import QueueEntry
 from tui.config import config_path
 from tui.config_write import save_queue_columns
@@ -19,7 +20,7 @@ from tui.queue_row_cache import QueueRowCache
 from tui.queue_source import QueueFeed
 from tui.screens.columns_screen import ColumnsScreen
 from tui.screens.confirm_screen import ConfirmScreen
-from tui.screens.deck_screen import DeckScreen
+from tui.screens.filter_screen import FilterScreen
 from tui.screens.log_screen import LogScreen
 from tui.screens.log_source import LogAttempt, LogSource
 
@@ -43,7 +44,7 @@ def listing(entries: Sequence[QueueEntry], limit: int = 50) -> str:
     return "\n".join(lines)
 
 
-class QueueActions(DeckScreen[None]):
+class QueueActions(FilterScreen):
     """The keys of QueueScreen, on what it declares here."""
 
     feed: QueueFeed | None
@@ -70,6 +71,24 @@ class QueueActions(DeckScreen[None]):
             self.notify(f"{what}: no job selected", severity="warning")
             return None
         return self.feed, entries
+
+    async def _each_cluster(
+        self,
+        what: str,
+        feed: QueueFeed,
+        entries: Sequence[QueueEntry],
+        act: Callable[[str, Backend, list[str]], Awaitable[None]],
+    ) -> None:
+        """`act` once per cluster with its backend and the IDs of its entries, each within the
+        timeout; a cluster that fails is said and the others still go on."""
+        for cluster, group in by_cluster(entries).items():
+            backend = feed.backends.get(cluster)
+            try:
+                if backend is None:
+                    raise BackendUnavailable(f"{cluster}: not connected")
+                await asyncio.wait_for(act(cluster, backend, [e.job_id for e in group]), ACTION_TIMEOUT)
+            except (TimeoutError, JobdeckError) as exc:
+                self.notify(f"{cluster}: {what} failed: {exc or 'no answer'}", severity="error", timeout=15)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -111,19 +130,14 @@ class QueueActions(DeckScreen[None]):
             ConfirmScreen(f"Cancel {len(live)} job(s)?", listing(live), "Cancel jobs")
         ):
             return
-        for cluster, group in by_cluster(live).items():
-            ids = [e.job_id for e in group]
-            backend = feed.backends.get(cluster)
-            try:
-                if backend is None:
-                    raise BackendUnavailable(f"{cluster}: not connected")
-                await asyncio.wait_for(backend.cancel(ids), ACTION_TIMEOUT)
-            except (TimeoutError, BackendUnavailable, JobdeckError) as exc:
-                self.notify(f"{cluster}: cancel failed: {exc or 'no answer'}", severity="error", timeout=15)
-                continue
+
+        async def cancel(cluster: str, backend: Backend, ids: list[str]) -> None:
+            await backend.cancel(ids)
             self.notify(
                 f"{cluster}: cancel sent for {', '.join(ids[:10])}" + (" ..." if len(ids) > 10 else "")
             )
+
+        await self._each_cluster("cancel", feed, live, cancel)
         await self.refresh_queue()
 
     @work(group="action")
@@ -146,25 +160,13 @@ class QueueActions(DeckScreen[None]):
             return
         from tui.adopt_jobs import adopt  # type: ignore[import-not-found]  # lands with issue 15's adoption
 
-        for cluster, group in by_cluster(fresh).items():
-            ids = [e.job_id for e in group]
-            try:
-                report = await asyncio.wait_for(
-                    adopt(
-                        self.app.store,
-                        feed.clusters[cluster],
-                        feed.backends[cluster],
-                        ids,
-                        ADOPTED_SESSION,
-                        self.app.clock(),
-                    ),
-                    ACTION_TIMEOUT,
-                )
-            except (TimeoutError, BackendUnavailable, JobdeckError) as exc:
-                self.notify(f"{cluster}: adopt failed: {exc or 'no answer'}", severity="error", timeout=15)
-                continue
+        async def adopt_on(cluster: str, backend: Backend, ids: list[str]) -> None:
+            now = self.app.clock()
+            report = await adopt(self.app.store, feed.clusters[cluster], backend, ids, ADOPTED_SESSION, now)
             for line in report.lines():
                 self.notify(line, timeout=10)
+
+        await self._each_cluster("adopt", feed, fresh, adopt_on)
         feed.forget_sessions()
         await self.refresh_queue()
 

@@ -183,32 +183,7 @@ class QueueScreen(QueueActions):
         if entry is not None and entry.session is not None:
             self.app.open_session(entry.session)
 
-    # -- filter, finished, refresh ----------------------------------------------------------
-
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(JobTable).set_filter(event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        self.query_one("#filter", Input).display = bool(event.value)
-        self.query_one(JobTable).focus()
-
-    def action_back(self) -> None:
-        """Clear the filter; with none, go to the sessions list."""
-        box = self.query_one("#filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.query_one(JobTable).set_filter("")
-            self.query_one(JobTable).focus()
-            return
-        self.app.action_sessions()
+    # -- finished, refresh, columns ----------------------------------------------------------
 
     def action_toggle_finished(self) -> None:
         self.show_finished = not self.show_finished

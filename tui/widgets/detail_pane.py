@@ -90,6 +90,21 @@ def render_detail(job: Job, events: Sequence[Event], outputs: Sequence[OutputSta
     return Group(*parts)
 
 
+def task_lines(tasks: Sequence[tuple[int | None, State, str | None, str | None]]) -> list[RenderableType]:
+    """An array's tasks, one line each (task, state, scheduler ID, reason), the first SHOWN_TASKS."""
+    lines: list[RenderableType] = [Text("tasks", style="bold")]
+    for task, state, job_id, reason in tasks[:SHOWN_TASKS]:
+        lines.append(Text.assemble(
+            f"  [{task}] ", (state.value, STATE_STYLES[state]),
+            f"  {job_id or '-'}", (f"  {reason}" if reason else "", "italic"),
+        ))  # fmt: skip
+    if len(tasks) > SHOWN_TASKS:
+        lines.append(
+            Text(f"  ... and {len(tasks) - SHOWN_TASKS} more (enter expands the array)", style="dim")
+        )
+    return lines
+
+
 def render_group(tasks: Sequence[Job]) -> RenderableType:
     """An array as a whole: its state, counts per state, outputs, and each task's line."""
     first = tasks[0]
@@ -115,16 +130,7 @@ def render_group(tasks: Sequence[Job]) -> RenderableType:
     ]
     if expected:
         lines.append(Text(f"outputs: {verified}/{expected} verified", style="bold"))
-    lines.append(Text("tasks", style="bold"))
-    for task in tasks[:SHOWN_TASKS]:
-        lines.append(Text.assemble(
-            f"  [{task.task}] ", (task.state.value, STATE_STYLES[task.state]),
-            f"  {task.job_id or '-'}", (f"  {task.reason}" if task.reason else "", "italic"),
-        ))  # fmt: skip
-    if len(tasks) > SHOWN_TASKS:
-        lines.append(
-            Text(f"  ... and {len(tasks) - SHOWN_TASKS} more (enter expands the array)", style="dim")
-        )
+    lines += task_lines([(t.task, t.state, t.job_id, t.reason) for t in tasks])
     return Group(*lines)
 
 
