@@ -60,11 +60,12 @@ def queue_line(cluster: str, line: bytes) -> tuple[QueueEntry, ...]:
 def history_rows(cluster: str, text: str) -> list[QueueEntry]:
     """Every job in the lines of `sacct -D -n --parsable2 -o HISTORY_FIELDS`, in order. A job's
     last allocation row is the job now (earlier ones are requeues); the step rows after it give its
-    MaxRSS (the largest of its steps)."""
+    MaxRSS (the largest of its steps). Lines end at a newline only: a name may hold any other
+    control character."""
     latest: dict[str, tuple[list[tuple[str, str | None]], dict[str, str]]] = {}  # by raw ID
     rows_of: dict[str, int] = {}
     rss: dict[str, int] = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):
         fields = line.split(FIELD_SEP)
         if len(fields) != len(HISTORY_FIELDS):
             continue

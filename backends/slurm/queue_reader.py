@@ -23,7 +23,7 @@ class QueueReader:
             return self._entries
         last, before, cluster = self._lines, self._before, self.cluster
         lines: dict[bytes, tuple[QueueEntry, ...]] = {}
-        for key in data.splitlines():
+        for key in data.split(b"\n"):  # a name may hold any other control character
             entries = last.get(key)
             if entries is None:
                 entries = before.get(key)
