@@ -1,0 +1,125 @@
+"""The user's queue on the real cluster, here and through the loopback sshd: jobs submitted with
+plain sbatch (not through jobdeck) are listed with the scheduler's facts, live from `squeue --me`
+and, once finished, from `sacct` with their use of what they asked for. The queue is shared with
+other suites: each test looks only at the jobs it submitted (unique names) and cancels them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from backends.slurm.backend import SlurmBackend
+from backends.slurm.cluster import SlurmCluster
+from monitor.queue import QueueEntry
+from monitor.states import State
+
+pytestmark = pytest.mark.cluster
+
+BURN = """#!/bin/sh
+# hold 100 MB and keep a CPU busy for a few seconds, then exit with $1
+python3 -c '
+import time
+block = bytearray(100 << 20)
+for i in range(0, len(block), 4096): block[i] = 1
+end = time.time() + 5
+while time.time() < end: pass
+'
+exit "$1"
+"""
+
+
+@pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
+async def backend(
+    request: pytest.FixtureRequest, slurm_conf: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[SlurmBackend]:
+    """The backend of the test cluster, reached here or through the loopback sshd."""
+    host = None
+    if request.param == "ssh":
+        monkeypatch.setenv("JOBDECK_SSH_CONFIG", str(request.getfixturevalue("ssh_config")))
+        host = os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
+    backend = SlurmBackend("lab", SlurmCluster(name="lab", host=host).runner())
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+async def listed_until(
+    backend: SlurmBackend, since: float, done: Callable[[dict[str, QueueEntry]], bool], limit: float
+) -> dict[str, QueueEntry]:
+    """List the queue until `done` says the entries by job ID are as awaited; accounting lags."""
+    deadline = time.monotonic() + limit
+    while True:
+        report = await backend.list_queue(since)
+        assert report.cluster == "lab" and report.history, report.notices
+        entries = {entry.job_id: entry for entry in report.entries}
+        if done(entries):
+            return entries
+        assert time.monotonic() < deadline, f"not as awaited after {limit:g} s"
+        await asyncio.sleep(1)
+
+
+async def test_a_job_submitted_with_sbatch_is_listed_running(backend, cluster, tmp_path: Path):
+    name = f"queue-test-run-{uuid.uuid4().hex[:8]}"
+    job_id = cluster.run(
+        ["sbatch", "--parsable", f"--job-name={name}", "--time=7", f"--chdir={tmp_path}",
+         "--comment=plain sbatch", "--wrap", "sleep 300"]
+    ).strip()  # fmt: skip
+    try:
+        entries = await listed_until(
+            backend, time.time() - 3600, lambda e: job_id in e and e[job_id].state is State.RUNNING, 90
+        )
+        job = entries[job_id]
+        assert (job.cluster, job.name, job.scheduler_state, job.partition) == (
+            "lab",
+            name,
+            "RUNNING",
+            "debug",
+        )
+        assert job.time_limit == 7 * 60 and job.time_left_at(time.time()) is not None
+        assert job.nodes and job.node_count == 1 and job.cpus and job.cpus >= 1
+        assert job.start_time and job.workdir == str(tmp_path) and job.tag == "plain sbatch"
+        assert job.log_path == str(tmp_path / f"slurm-{job_id}.out") and not job.finished
+    finally:
+        cluster.run(["scancel", job_id])
+
+
+async def test_finished_jobs_with_their_exit_code_and_efficiency(backend, cluster, tmp_path: Path):
+    script = tmp_path / "burn.sh"
+    script.write_text(BURN)
+    script.chmod(0o755)
+    tag = uuid.uuid4().hex[:8]
+    since = time.time() - 60
+    ids = {
+        code: cluster.run(
+            ["sbatch", "--parsable", f"--job-name=queue-test-{code}-{tag}", "--mem=200M",
+             "--acctg-freq=task=1", "--time=5", f"--chdir={tmp_path}", str(script), str(code)]
+        ).strip()
+        for code in (0, 3)
+    }  # fmt: skip
+    try:
+        entries = await listed_until(
+            backend, since, lambda e: all(i in e and e[i].finished for i in ids.values()), 150
+        )
+    finally:
+        cluster.run(["scancel", *ids.values()])
+    done, failed = entries[ids[0]], entries[ids[3]]
+    assert (done.state, done.scheduler_state, done.exit_code) == (State.SUCCEEDED, "COMPLETED", 0)
+    assert (failed.state, failed.scheduler_state, failed.exit_code) == (State.FAILED, "FAILED", 3)
+    for job in (done, failed):
+        assert (
+            job.partition == "debug" and job.time_limit == 300 and job.cpus and job.workdir == str(tmp_path)
+        )
+        assert job.elapsed and job.elapsed >= 4 and job.end_time and job.start_time
+        assert job.cpu_efficiency is not None and 0 < job.cpu_efficiency <= 1
+        assert job.max_rss is not None and job.max_rss >= 100 << 20
+        assert job.req_mem == 200 << 20
+    # the window moved past their end: the last answer is trimmed, accounting is not asked for that
+    later = await backend.list_queue(max(done.end_time or 0, failed.end_time or 0) + 1)
+    assert not {e.job_id for e in later.entries} & set(ids.values())
