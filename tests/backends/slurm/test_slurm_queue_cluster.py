@@ -21,17 +21,8 @@ from monitor.states import State
 
 pytestmark = pytest.mark.cluster
 
-BURN = """#!/bin/sh
-# hold 100 MB and keep a CPU busy for a few seconds, then exit with $1
-python3 -c '
-import time
-block = bytearray(100 << 20)
-for i in range(0, len(block), 4096): block[i] = 1
-end = time.time() + 5
-while time.time() < end: pass
-'
-exit "$1"
-"""
+BURN = Path(__file__).resolve().parents[2] / "fixtures" / "slurm" / "queue" / "burn.sh"
+"""Holds 100 MB and keeps a CPU busy for a few seconds, then exits with its argument."""
 
 
 @pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
@@ -91,15 +82,12 @@ async def test_a_job_submitted_with_sbatch_is_listed_running(backend, cluster, t
 
 
 async def test_finished_jobs_with_their_exit_code_and_efficiency(backend, cluster, tmp_path: Path):
-    script = tmp_path / "burn.sh"
-    script.write_text(BURN)
-    script.chmod(0o755)
     tag = uuid.uuid4().hex[:8]
     since = time.time() - 60
     ids = {
         code: cluster.run(
             ["sbatch", "--parsable", f"--job-name=queue-test-{code}-{tag}", "--mem=200M",
-             "--acctg-freq=task=1", "--time=5", f"--chdir={tmp_path}", str(script), str(code)]
+             "--acctg-freq=task=1", "--time=5", f"--chdir={tmp_path}", str(BURN), str(code)]
         ).strip()
         for code in (0, 3)
     }  # fmt: skip
