@@ -214,9 +214,11 @@ class SlurmBackend:
     async def close(self) -> None:
         await self.runner.close()
 
-    async def _run(self, argv: list[str], commands: list[str]) -> CommandResult:
+    async def _run(
+        self, argv: list[str], commands: list[str], env: dict[str, str] = TIME_ENV
+    ) -> CommandResult:
         commands.append(argv[0])
-        return await self.runner.run(argv, env=TIME_ENV, timeout=self.timeout)
+        return await self.runner.run(argv, env=env, timeout=self.timeout)
 
     def _raise_if_unreachable(self, result: CommandResult, what: str, force: bool = False) -> None:
         """A scheduler that cannot be reached (or is not installed) is BackendUnavailable: nothing

@@ -1,12 +1,17 @@
 """The two commands that list the user's whole queue: `squeue --me` with the scheduler's facts about
 each job, and one `sacct` of the jobs that finished in a window (with their steps, which alone
-carry MaxRSS). Pure argv builders; run them with TIME_ENV so times are epoch seconds."""
+carry MaxRSS). Pure argv builders; run squeue with TIME_ENV and sacct with HISTORY_ENV, so times
+are epoch seconds."""
 
 from __future__ import annotations
 
 import math
 
-from backends.slurm.commands import FIELD_SEP, SACCT_MARGIN
+from backends.slurm.commands import FIELD_SEP, SACCT_MARGIN, TIME_ENV
+
+HISTORY_ENV = {**TIME_ENV, "SLURM_BITSTR_LEN": "0"}
+"""sacct's environment: epoch times, and an array record's task expression printed whole (it is
+cut at 64 characters otherwise, and a cut one cannot be read)."""
 
 QUEUE_FIELDS: tuple[tuple[str, str], ...] = (
     ("display_id", "JobArrayID"),  # 123, 123_4, 123+1 (what %i prints)
@@ -50,11 +55,17 @@ def queue_argv() -> list[str]:
     return ["squeue", "--me", "-h", "-r", "-O", QUEUE_FORMAT]
 
 
+FINISHED_STATES = "BF,CA,CD,DL,F,NF,OOM,PR,RQ,RV,TO"
+"""sacct's codes of the states a job ends in (and REQUEUED, the rows that count requeues). With
+-S, a state list selects the jobs in those states during the window: a job cancelled while held
+was never eligible, and the window alone would not list it."""
+
+
 def history_argv(since_epoch: float, now: float) -> list[str]:
-    """The user's jobs in accounting since `since_epoch` (a relative window, so neither side's
+    """The user's jobs that finished since `since_epoch` (a relative window, so neither side's
     timezone matters), allocations and steps (no -X), every requeue as its own row (-D)."""
     window = max(0, math.ceil(now - since_epoch)) + SACCT_MARGIN
     return [
-        "sacct", "-D", "-n", "--parsable2", f"--delimiter={FIELD_SEP}",
-        "-S", f"now-{window}", "-E", "now", "-o", ",".join(HISTORY_FIELDS),
+        "sacct", "-D", "-n", "--parsable2", f"--delimiter={FIELD_SEP}", "-S", f"now-{window}",
+        "-E", "now", "-s", FINISHED_STATES, "-o", ",".join(HISTORY_FIELDS),
     ]  # fmt: skip

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from backends.slurm.parse import is_accounting_disabled
-from backends.slurm.queue_commands import history_argv, queue_argv
+from backends.slurm.queue_commands import HISTORY_ENV, history_argv, queue_argv
 from backends.slurm.queue_parse import history_rows
 from backends.slurm.queue_reader import QueueReader
 from monitor.queue import QueueEntry, QueueReport
@@ -40,6 +40,7 @@ class SlurmQueue:
         self._accounting = True
         self._disabled_said = False
         self._listed: tuple[QueueEntry, ...] | None = None  # what _entries gave, until a change
+        self._rest: tuple[QueueEntry, ...] | None = None  # its jobs not in the queue
 
     async def list_queue(self, history_since: float) -> QueueReport:
         backend, commands, notices = self.backend, [], []
@@ -48,7 +49,10 @@ class SlurmQueue:
             backend._raise_if_unreachable(answer, "squeue", force=True)
         queue = self._reader.read(answer.stdout)
         if queue is not self._queue:
-            self._left(queue)
+            if self._reader.same_jobs:
+                self._queue, self._listed = queue, None
+            else:
+                self._left(queue)
         if self._since is None or history_since < self._since or self._awaited:
             await self._ask_history(history_since, commands, notices)
         elif history_since > self._since:
@@ -68,12 +72,12 @@ class SlurmQueue:
                     self._awaited[entry.job_id] = (entry, now)
         for job_id in [j for j in self._awaited if j in ids]:
             del self._awaited[job_id]
-        self._queue, self._queue_ids, self._listed = queue, ids, None
+        self._queue, self._queue_ids, self._listed, self._rest = queue, ids, None, None
 
     async def _ask_history(self, since: float, commands: list[str], notices: list[str]) -> None:
         backend = self.backend
-        answer = await backend._run(history_argv(since, time.time()), commands)
-        self._listed = None
+        answer = await backend._run(history_argv(since, time.time()), commands, HISTORY_ENV)
+        self._listed = self._rest = None
         if not answer.ok:
             self._accounting = False
             error = answer.stderr.decode(errors="replace")
@@ -101,15 +105,15 @@ class SlurmQueue:
         self._oldest_end = min((e.end_time or math.inf for e in self._finished.values()), default=math.inf)
         self._since = since
         now = time.time()
-        for job_id, (_, left_at) in list(self._awaited.items()):
-            if job_id in self._finished:
-                del self._awaited[job_id]
-            elif now - left_at > ACCOUNTING_LAG:
-                del self._awaited[job_id]
-                notices.append(
-                    f"{backend.cluster}: job {job_id} left the queue {now - left_at:.0f} s ago "
-                    "and accounting does not list it as finished"
-                )
+        unknown = [j for j, (_, left_at) in self._awaited.items() if now - left_at > ACCOUNTING_LAG]
+        for job_id in [*unknown, *(j for j in self._awaited if j in self._finished)]:
+            del self._awaited[job_id]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            notices.append(
+                f"{backend.cluster}: accounting does not list job {shown} as finished "
+                f"{ACCOUNTING_LAG:.0f} s after {'it' if len(unknown) == 1 else 'they'} left the queue"
+            )
 
     def _trim(self, since: float) -> None:
         """The window moved on: drop the finished jobs that ended before it."""
@@ -120,15 +124,16 @@ class SlurmQueue:
             j: e for j, e in self._finished.items() if e.end_time is None or e.end_time >= since
         }
         self._oldest_end = min((e.end_time or math.inf for e in self._finished.values()), default=math.inf)
-        self._listed = None
+        self._listed = self._rest = None
 
     def _entries(self) -> tuple[QueueEntry, ...]:
         """The queue, then the jobs awaited in accounting, then the finished ones not in the queue
         (a requeued job is its queue entry); the same tuple while none of the three changed."""
         if self._listed is not None:
             return self._listed
-        ids = self._queue_ids or frozenset()
-        awaited = tuple(entry for job_id, (entry, _) in self._awaited.items() if job_id not in self._finished)
-        finished = tuple(e for job_id, e in self._finished.items() if job_id not in ids)
-        self._listed = self._queue + awaited + finished
+        if self._rest is None:
+            ids = self._queue_ids or frozenset()
+            awaited = [entry for job_id, (entry, _) in self._awaited.items() if job_id not in self._finished]
+            self._rest = (*awaited, *(e for job_id, e in self._finished.items() if job_id not in ids))
+        self._listed = self._queue + self._rest
         return self._listed

@@ -106,7 +106,7 @@ def _history_entries(
         efficiency = min(1.0, total_cpu / (elapsed * cpus))
     facts = {
         "partition": _text(row["Partition"]),
-        "nodes": _text(row["NodeList"]),
+        "nodes": None if row["NodeList"] == "None assigned" else _text(row["NodeList"]),
         "node_count": node_count,
         "cpus": cpus,
         "gpus": tres_gpus(row["AllocTRES"]),

@@ -111,3 +111,28 @@ async def test_finished_jobs_with_their_exit_code_and_efficiency(backend, cluste
     # the window moved past their end: the last answer is trimmed, accounting is not asked for that
     later = await backend.list_queue(max(done.end_time or 0, failed.end_time or 0) + 1)
     assert not {e.job_id for e in later.entries} & set(ids.values())
+
+
+async def test_a_held_array_cancelled_leaves_the_queue_for_accounting(backend, cluster, tmp_path: Path):
+    """Its tasks were never eligible (only the window's state list finds them in accounting) and
+    its record's task expression is longer than sacct prints by default."""
+    name = f"queue-test-held-{uuid.uuid4().hex[:8]}"
+    base = cluster.run(
+        ["sbatch", "--parsable", "--hold", f"--job-name={name}", "--array=0-99", "--time=5",
+         f"--chdir={tmp_path}", "--output=/dev/null", "--wrap", "true"]
+    ).strip()  # fmt: skip
+    tasks = {f"{base}_{i}" for i in range(100)}
+    try:
+        since = time.time() - 60
+        held = await listed_until(backend, since, lambda e: tasks <= e.keys(), 60)
+        assert {(held[t].state, held[t].reason, held[t].array_id) for t in tasks} == {
+            (State.QUEUED, "JobHeldUser", base)
+        }
+        cluster.run(["scancel", base])
+        gone = await listed_until(
+            backend, since, lambda e: all(e[t].state is State.CANCELLED for t in tasks if t in e), 120
+        )
+    finally:
+        cluster.run(["scancel", base])
+    assert tasks <= gone.keys()
+    assert {gone[t].name for t in tasks} == {name}

@@ -1,6 +1,6 @@
 """The user's queue read from real captured output (tests/fixtures/slurm/queue/capture.sh): a running
 job, a held one, a running array and a held one from `squeue --me`; a job that burned CPU and memory
-and one that exited 3 from `sacct`. The queue also holds other suites' jobs: only ours are checked."""
+and one that exited 3 and one cancelled while held from `sacct`. The queue also holds other suites' jobs: only ours are checked."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_every_captured_line_is_read():
     assert all(queue_line("lab", line) for line in data.splitlines())
     text = (QUEUE_FIXTURES / "sacct_history.txt").read_text()
     allocations = [line for line in text.splitlines() if "." not in line.split("\x1f")[1]]
-    assert len(history_rows("lab", text)) == len(allocations)
+    assert allocations and all(history_rows("lab", line) for line in allocations)
 
 
 def test_a_running_job_with_its_facts(queue, ids):
@@ -90,8 +90,8 @@ def test_a_finished_job_with_its_use_of_what_it_asked_for(history, ids):
         0,
     )
     assert job.elapsed == 6 and job.cpus == 1 and job.partition == "debug" and job.time_limit == 300
-    assert job.cpu_efficiency == pytest.approx(4.910 / 6)
-    assert job.max_rss == 117284 << 10  # the batch step's
+    assert job.cpu_efficiency == pytest.approx(1.916 / 6)  # the machine was busy
+    assert job.max_rss == 117188 << 10  # the batch step's
     assert job.req_mem == 200 << 20
     assert job.end_time and job.start_time and job.end_time - job.start_time == 6
 
@@ -99,12 +99,17 @@ def test_a_finished_job_with_its_use_of_what_it_asked_for(history, ids):
 def test_a_failed_job_is_failed_with_its_exit_code(history, ids):
     job = history[ids["failed"]]
     assert (job.state, job.exit_code, job.signal, job.scheduler_state) == (State.FAILED, 3, 0, "FAILED")
-    assert job.max_rss == 117152 << 10 and 0 < job.cpu_efficiency <= 1
+    assert job.max_rss == 117304 << 10 and job.cpu_efficiency == pytest.approx(1.999 / 6)
 
 
-def test_running_jobs_in_accounting_are_not_finished(history, ids):
-    assert history[ids["running"]].state is State.RUNNING
-    assert history[ids["running"]].end_time is None  # "Unknown"
+def test_a_job_cancelled_while_held_is_listed_without_use(history, ids):
+    job = history[ids["cancelled_held"]]  # never eligible: the window's state list finds it
+    assert (job.state, job.scheduler_state, job.nodes, job.elapsed) == (State.CANCELLED, "CANCELLED", None, 0)
+    assert job.cpu_efficiency is None and job.max_rss is None and job.req_mem == 4000 << 20
+
+
+def test_accounting_lists_finished_jobs_only(history, ids):
+    assert ids["running"] not in history and ids["held"] not in history
 
 
 @pytest.mark.parametrize(
