@@ -88,10 +88,9 @@ class SlurmQueue:
                     notices.append(f"{backend.cluster}: accounting is off: finished jobs are not listed")
                     self._disabled_said = True
                 return
-            backend._raise_if_unreachable(answer, "sacct")
             notices.append(
                 f"{backend.cluster}: sacct failed, finished jobs not updated: {answer.error_text()}"
-            )
+            )  # the queue is still listed: only slurmdbd may be down
             return
         self._accounting = True
         finished = {

@@ -136,3 +136,32 @@ async def test_a_held_array_cancelled_leaves_the_queue_for_accounting(backend, c
         cluster.run(["scancel", base])
     assert tasks <= gone.keys()
     assert {gone[t].name for t in tasks} == {name}
+
+
+@pytest.mark.parametrize(
+    ("setting", "notice"),
+    [("AccountingStorageType=accounting_storage/none", "lab: accounting is off: finished jobs are not listed"),
+     ("AccountingStoragePort=1", "lab: sacct failed, finished jobs not updated: sacct: error: ")],
+)  # fmt: skip
+async def test_without_accounting_the_queue_is_still_listed(
+    setting, notice, cluster, slurm_conf: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Accounting off, or slurmdbd not answering (a copy of the cluster's slurm.conf that says so:
+    squeue still reaches slurmctld): the live queue, `history=False` and one line saying why."""
+    key = setting.split("=")[0]
+    lines = [line for line in Path(slurm_conf).read_text().splitlines() if not line.startswith(f"{key}=")]
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("\n".join([*lines, setting, ""]))
+    name = f"queue-test-noacct-{uuid.uuid4().hex[:8]}"
+    job_id = cluster.run(["sbatch", "--parsable", "--hold", f"--job-name={name}", "--wrap", "true"]).strip()
+    monkeypatch.setenv("SLURM_CONF", str(conf))
+    backend = SlurmBackend("lab", SlurmCluster(name="lab").runner())
+    try:
+        report = await backend.list_queue(time.time() - 3600)
+        assert report.history is False and len(report.notices) == 1
+        assert report.notices[0].startswith(notice), report.notices
+        assert {e.job_id: e.state for e in report.entries}.get(job_id) is State.QUEUED
+    finally:
+        monkeypatch.setenv("SLURM_CONF", slurm_conf)
+        cluster.run(["scancel", job_id])
+        await backend.close()
