@@ -104,8 +104,10 @@ class SlurmQueue:
         self._oldest_end = min((e.end_time or math.inf for e in self._finished.values()), default=math.inf)
         self._since = since
         now = time.time()
+        for job_id in [j for j in self._awaited if j in finished and finished[j].finished]:
+            del self._awaited[job_id]  # recorded (ended before the window, maybe: then not shown)
         unknown = [j for j, (_, left_at) in self._awaited.items() if now - left_at > ACCOUNTING_LAG]
-        for job_id in [*unknown, *(j for j in self._awaited if j in self._finished)]:
+        for job_id in unknown:
             del self._awaited[job_id]
         if unknown:
             shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")

@@ -111,6 +111,9 @@ async def test_finished_jobs_with_their_exit_code_and_efficiency(backend, cluste
     # the window moved past their end: the last answer is trimmed, accounting is not asked for that
     later = await backend.list_queue(max(done.end_time or 0, failed.end_time or 0) + 1)
     assert not {e.job_id for e in later.entries} & set(ids.values())
+    # the window reaches back again: accounting is asked, they are listed again
+    again = await backend.list_queue(since)
+    assert "sacct" in again.commands and set(ids.values()) <= {e.job_id for e in again.entries}
 
 
 async def test_a_held_array_cancelled_leaves_the_queue_for_accounting(backend, cluster, tmp_path: Path):
