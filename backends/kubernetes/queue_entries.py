@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +21,7 @@ from backends.kubernetes.naming import TAG
 from backends.kubernetes.observe import Json, TaskView, job_of, observe_job, tasks_of
 from backends.kubernetes.states import map_kubernetes
 from monitor.queue import QueueEntry, queue_state
+from monitor.states import TERMINAL
 
 GPU = "nvidia.com/gpu"
 _UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, ArithmeticError)
@@ -83,7 +83,7 @@ def _entry(cluster: str, job: Json, view: TaskView, array: str | None, facts: di
     pod_spec = (view.pod or {}).get("spec") or {}
     priority = pod_spec.get("priority")
     node = _text(pod_spec.get("nodeName"))
-    entry = QueueEntry(
+    return QueueEntry(
         cluster=cluster,
         job_id=obs.job_id,
         name=obs.name or job["metadata"]["name"],
@@ -99,13 +99,16 @@ def _entry(cluster: str, job: Json, view: TaskView, array: str | None, facts: di
         submit_time=obs.submit_time,
         start_time=obs.start_time,
         end_time=obs.end_time,
+        elapsed=_elapsed(state in TERMINAL, obs.start_time, obs.end_time),
         log_path=obs.log_path,
         requeues=obs.requeues,
         **facts,
     )
-    if entry.finished and obs.start_time is not None and obs.end_time is not None:
-        return replace(entry, elapsed=max(0.0, obs.end_time - obs.start_time))
-    return entry
+
+
+def _elapsed(finished: bool, start: float | None, end: float | None) -> float | None:
+    """Seconds a finished task ran; a running one's is counted from its start by the view."""
+    return max(0.0, end - start) if finished and start is not None and end is not None else None
 
 
 def _total(resources: Sequence[Json], key: str) -> Decimal | None:
