@@ -2,10 +2,14 @@
 listed with their facts (a running one with its node and CPUs, a finished one with its exit code,
 an Indexed Job as an array, a failed one FAILED), a cluster's label selector picks its Jobs, a Job
 jobdeck made carries its tag, the kubeconfig's current context opens a working cluster without a
-config file, and a cluster that does not answer is BackendUnavailable."""
+config file, a cluster that does not answer is BackendUnavailable, and `jobdeck queue --json` lists
+a config file's Kubernetes cluster."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +22,7 @@ from async_wait import read_until
 from control_plane import Admin, ControlPlane, RealEngine
 from foreign_jobs import foreign_job
 from k8s_support import k8s_spec
+from monitor_process import jobdeck_command, wait_for
 
 from backends.kubernetes.backend import KubernetesBackend
 from backends.kubernetes.connection import Settings
@@ -184,3 +189,35 @@ async def test_a_cluster_that_does_not_answer_is_unavailable(plane: ControlPlane
             await lister.list_queue(0.0)
     finally:
         await lister.close()
+
+
+def test_jobdeck_queue_json_lists_a_kubernetes_cluster_of_the_config_file(
+    plane: ControlPlane, admin: Admin, label: str, tmp_path: Path
+) -> None:
+    """The real `jobdeck queue --json` with a config file's [clusters.lab]: a running Job made without
+    jobdeck with its node, CPUs and deadline; a failed one with its exit code; no session."""
+    labels = {"jobdeck.test/queue": label}
+    admin.create_job(
+        foreign_job(f"{label}-run", "sleep 300", labels=labels, deadline=600, requests={"cpu": "2"})
+    )
+    admin.create_job(foreign_job(f"{label}-bad", "exit 7", labels=labels))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[clusters.lab]\nbackend = "kubernetes"\nkubeconfig = "{plane.kubeconfig}"\n'
+        f'selector = "jobdeck.test/queue={label}"\n'
+    )
+    env = {**os.environ, "JOBDECK_CONFIG": str(config), "NO_COLOR": "1"}
+    command = [jobdeck_command(), "--db", str(tmp_path / "jobdeck.db"), "queue", "--json"]
+
+    def rows() -> dict[str, dict[str, Any]] | None:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=90, env=env)
+        assert result.returncode == 0, f"{result.returncode}\n{result.stdout}\n{result.stderr}"
+        found = {row["job_id"]: row for row in json.loads(result.stdout)}
+        run, bad = found.get(f"{label}-run"), found.get(f"{label}-bad")
+        return found if run and bad and run["state"] == "RUNNING" and bad["state"] == "FAILED" else None
+
+    found = wait_for(rows, 180, "a RUNNING and a FAILED row")
+    run, bad = found[f"{label}-run"], found[f"{label}-bad"]
+    assert (run["cluster"], run["nodes"], run["cpus"], run["time_limit"]) == ("lab", "jobdeck-node", 2, 600)
+    assert run["session"] is None and run["started"] and 0 <= run["time_left"] <= 600
+    assert (bad["exit_code"], bad["scheduler_state"], bad["reason"]) == (7, "Failed", "BackoffLimitExceeded")
