@@ -37,17 +37,12 @@ def _task(task: int, state: State, word: str, **facts: object) -> QueueEntry:
     )
 
 
-ENTRIES = (
+ENTRIES = (  # in the order My jobs shows them: jobs still going, then the latest finished first
     _entry(
         "4102", "train-resnet", State.RUNNING, "RUNNING", partition="gpu", nodes="gpu-03", node_count=1, cpus=16,
         gpus=2, time_limit=12 * HOUR, start_time=NOW - 2.5 * HOUR, submit_time=NOW - 2.6 * HOUR, priority=4210,
         req_mem=64 * GB, workdir="/home/ada/resnet", log_path="/home/ada/resnet/slurm-4102.out",
         err_path="/home/ada/resnet/slurm-4102.out", session="paper-sweep",
-    ),
-    _entry(
-        "4118", "preprocess", State.SUCCEEDED, "COMPLETED", exit_code=0, nodes="cpu-11", node_count=1, cpus=8,
-        time_limit=2 * HOUR, start_time=NOW - 5 * HOUR, end_time=NOW - 4.2 * HOUR, elapsed=0.8 * HOUR,
-        cpu_efficiency=0.91, max_rss=int(5.3 * GB), req_mem=16 * GB, log_path="/home/ada/prep/slurm-4118.out",
     ),
     _task(0, State.SUCCEEDED, "COMPLETED", exit_code=0, nodes="cpu-02", node_count=1, start_time=NOW - 3 * HOUR,
           end_time=NOW - 2 * HOUR, elapsed=HOUR, cpu_efficiency=0.97, max_rss=int(6.1 * GB)),
@@ -57,11 +52,6 @@ ENTRIES = (
           start_time=NOW - 0.7 * HOUR, priority=3900),
     _task(3, State.QUEUED, "PENDING", reason="Resources", time_limit=4 * HOUR, priority=3900),
     _task(4, State.QUEUED, "PENDING", reason="Resources", time_limit=4 * HOUR, priority=3900),
-    _entry(
-        "4125", "eval-ood", State.FAILED, "OUT_OF_MEMORY", reason="OutOfMemory", exit_code=0, signal=9,
-        nodes="cpu-07", node_count=1, cpus=4, time_limit=HOUR, start_time=NOW - 1.5 * HOUR,
-        end_time=NOW - 1.3 * HOUR, elapsed=0.2 * HOUR, cpu_efficiency=0.34, max_rss=int(7.9 * GB), req_mem=8 * GB,
-    ),
     _entry(
         "4131", "notebook", State.RUNNING, "RUNNING", partition="interactive", nodes="cpu-01", node_count=1,
         cpus=2, time_limit=8 * HOUR, start_time=NOW - 7.6 * HOUR, priority=1000, req_mem=4 * GB,
@@ -74,6 +64,16 @@ ENTRIES = (
     _entry(
         "train-bert-x7k2p", "train-bert", State.RUNNING, "Running", cluster="kube", partition=None,
         nodes="node-a1", node_count=1, cpus=8, gpus=1, start_time=NOW - 0.25 * HOUR, req_mem=32 * GB,
+    ),
+    _entry(
+        "4125", "eval-ood", State.FAILED, "OUT_OF_MEMORY", reason="OutOfMemory", exit_code=0, signal=9,
+        nodes="cpu-07", node_count=1, cpus=4, time_limit=HOUR, start_time=NOW - 1.5 * HOUR,
+        end_time=NOW - 1.3 * HOUR, elapsed=0.2 * HOUR, cpu_efficiency=0.34, max_rss=int(7.9 * GB), req_mem=8 * GB,
+    ),
+    _entry(
+        "4118", "preprocess", State.SUCCEEDED, "COMPLETED", exit_code=0, nodes="cpu-11", node_count=1, cpus=8,
+        time_limit=2 * HOUR, start_time=NOW - 5 * HOUR, end_time=NOW - 4.2 * HOUR, elapsed=0.8 * HOUR,
+        cpu_efficiency=0.91, max_rss=int(5.3 * GB), req_mem=16 * GB, log_path="/home/ada/prep/slurm-4118.out",
     ),
     _entry(
         "4099", "build-index", State.FAILED, "FAILED", reason="NonZeroExitCode", exit_code=2, nodes="cpu-09",

@@ -26,7 +26,7 @@ def _facts(entry: QueueEntry, now: float) -> list[tuple[str, str]]:
         ("scheduler state", entry.scheduler_state),
         ("reason", entry.reason),
         ("exit code", entry.exit_code),
-        ("signal", entry.signal),
+        ("signal", entry.signal or None),
         ("array", f"{entry.array_id} task {entry.task}" if entry.array_id else None),
         ("session", entry.session),
         ("partition", entry.partition),

@@ -19,10 +19,11 @@ from tui.widgets.table_model import TableRow
 class _Kept:
     """One entry's row and what it was built from."""
 
-    __slots__ = ("entry", "group", "row", "seconds", "since")
+    __slots__ = ("entry", "group", "key", "row", "seconds", "since")
 
     def __init__(self, entry: QueueEntry, columns: Sequence[QueueColumn], now: float) -> None:
         self.entry = entry
+        self.key = entry.key
         self.group = array_key(entry)
         self.row = entry_row(entry, columns, now)
         self.since = None if entry.finished else entry.start_time
@@ -49,7 +50,7 @@ class QueueRowCache:
     def __init__(self, columns: Sequence[QueueColumn]) -> None:
         self.columns = tuple(columns)
         self._clock = [i for i, column in enumerate(self.columns) if column.clock]
-        self._kept: dict[str, _Kept] = {}
+        self._kept: dict[int, _Kept] = {}  # by id() of the entry, which the _Kept holds alive
         self._group_rows: dict[str, tuple[int, TableRow]] = {}  # array key -> (task count, row)
         self.by_key: dict[str, QueueEntry] = {}
         self.groups: dict[str, list[QueueEntry]] = {}
@@ -58,21 +59,23 @@ class QueueRowCache:
         """Rows in the order given; an array's row comes before its first task. With show_finished
         off, finished entries (and arrays whose every task finished) are left out."""
         kept, columns, clock = self._kept, self.columns, self._clock
-        fresh: dict[str, _Kept] = {}
+        fresh: dict[int, _Kept] = {}
+        order: list[_Kept] = []
         groups: dict[str, list[QueueEntry]] = {}
         changed: set[str] = set()
         for entry in entries:
-            k = kept.get(entry.key)
-            if k is None or k.entry is not entry:
+            k = kept.get(id(entry))
+            if k is None:
                 k = _Kept(entry, columns, now)
                 if k.group is not None:
                     changed.add(k.group)
-            fresh[entry.key] = k
+            fresh[id(entry)] = k
+            order.append(k)
             if k.group is not None:
                 groups.setdefault(k.group, []).append(entry)
         rows: list[TableRow] = []
         group_rows: dict[str, tuple[int, TableRow]] = {}
-        for k in fresh.values():
+        for k in order:
             if not show_finished and k.entry.finished:
                 continue
             group = k.group
@@ -83,8 +86,8 @@ class QueueRowCache:
                     before = (len(tasks), array_row(group, tasks, columns, now))
                 group_rows[group] = before
                 rows.append(before[1])
-            rows.append(k.row_at(now, columns, clock))
+            rows.append(k.row if k.since is None else k.row_at(now, columns, clock))
         self._kept, self._group_rows = fresh, group_rows
-        self.by_key = {key: k.entry for key, k in fresh.items()}
+        self.by_key = {k.key: k.entry for k in order}
         self.groups = groups
         return rows

@@ -58,7 +58,8 @@ async def test_an_empty_database_opens_on_my_jobs_with_every_fact(tmp_path, make
     app = make(make_app, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await opened(app, pilot)
-        assert names(app) == ["train-resnet", "preprocess", "▸ sweep-lr", *NAMES[2:]]
+        assert names(app) == ["train-resnet", "▸ sweep-lr", *NAMES[1:]]  # going first, then the latest ended
+        assert NAMES[-3:] == ["eval-ood", "preprocess", "build-index"]
         header = app.table.render_line(0).text.split()
         assert header == [
             "NAME",
@@ -101,7 +102,7 @@ async def test_filter_grouping_and_finished_jobs(tmp_path, make_app) -> None:
         assert "completed 2" not in detail(app) and "succeeded 2" in detail(app)
         await pilot.press("enter")  # unfolds
         await app.until(lambda: len(names(app)) == 13, "the array's tasks")
-        assert [r[0] for r in app.rows()[3:8]] == ["sweep-lr"] * 5
+        assert [r[0] for r in app.rows()[2:7]] == ["sweep-lr"] * 5
         assert app.row("sweep-lr", "QUEUED")[2] == "4120_3"
 
         await pilot.press("a")  # finished jobs hidden; the array keeps its unfinished tasks
@@ -216,10 +217,11 @@ async def test_no_cluster_says_what_to_configure(tmp_path, make_app) -> None:
         assert feed.refreshes == 0
 
 
-async def test_m_and_enter_move_between_my_jobs_and_sessions(snapshot_db, tmp_path, make_app) -> None:
+async def test_m_and_enter_move_between_my_jobs_and_sessions(live, tmp_path, make_app) -> None:
     """With a stored session the app opens on the sessions; M opens My jobs, enter on a job of a
     session opens the session, M comes back, escape returns to the sessions."""
-    app = make(make_app, tmp_path, db=snapshot_db)
+    entries = [replace(e, session=live.session) if e.job_id == "4102" else e for e in queue_fixture.ENTRIES]
+    app = make(make_app, tmp_path, feed=queue_fixture.FixedFeed(entries), db=live.db)
     async with app.run_test(size=SIZE) as pilot:
         await app.until(lambda: isinstance(app.screen, SessionsScreen), "the sessions")
         await pilot.press("M")
@@ -227,7 +229,7 @@ async def test_m_and_enter_move_between_my_jobs_and_sessions(snapshot_db, tmp_pa
         await app.goto(pilot, "lab/4102")
         await pilot.press("enter")
         await app.until(lambda: isinstance(app.screen, JobsScreen), "the session of train-resnet")
-        assert app.screen.session == "paper-sweep"
+        assert app.screen.session == live.session
         await pilot.press("M")
         await app.until(lambda: isinstance(app.screen, QueueScreen), "My jobs again")
         assert len(app.screen_stack) == 3
@@ -257,12 +259,12 @@ async def test_new_entry_objects_only_rebuild_their_rows(tmp_path, make_app) -> 
         await opened(app, pilot)
         screen = app.screen
         assert isinstance(screen, QueueScreen)
-        before = {e.key: screen.row_cache._kept[e.key].row for e in feed.entries}
+        before = {k.key: k.row for k in screen.row_cache._kept.values()}
         done: QueueEntry = replace(
-            feed.entries[8], state=State.SUCCEEDED, scheduler_state="COMPLETED", exit_code=0
+            feed.entries[6], state=State.SUCCEEDED, scheduler_state="COMPLETED", exit_code=0
         )
-        feed.entries = (*feed.entries[:8], done, *feed.entries[9:])
+        feed.entries = (*feed.entries[:6], done, *feed.entries[7:])
         await pilot.press("ctrl+r")
         await app.until(lambda: app.row("notebook") and app.row("notebook")[1] == "SUCCEEDED", "the change")
-        after = {e.key: screen.row_cache._kept[e.key].row for e in feed.entries}
+        after = {k.key: k.row for k in screen.row_cache._kept.values()}
         assert [k for k in before if before[k] is not after[k]] == [done.key]

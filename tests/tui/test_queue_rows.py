@@ -61,8 +61,8 @@ def test_only_new_entry_objects_are_rebuilt() -> None:
     again = {row.key: row for row in cache.rows(ENTRIES, NOW)}
     assert all(again[k] is first[k] for k in first)
 
-    task = replace(ENTRIES[5], state=State.RUNNING, scheduler_state="RUNNING", start_time=NOW - 10)
-    changed = (*ENTRIES[:5], task, *ENTRIES[6:])
+    task = replace(ENTRIES[4], state=State.RUNNING, scheduler_state="RUNNING", start_time=NOW - 10)
+    changed = (*ENTRIES[:4], task, *ENTRIES[5:])
     after = {row.key: row for row in cache.rows(changed, NOW)}
     assert sorted(k for k in first if after[k] is not first[k]) == ["lab/4120[]", "lab/4120_3"]
     assert after["lab/4120[]"].cells[-1] == "…1 ▶2 ✔2"

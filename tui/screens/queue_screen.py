@@ -5,6 +5,7 @@ does not answer keeps its last rows and is shown in the status bar. Key actions:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual import on
@@ -15,6 +16,7 @@ from textual.widgets import Footer, Input, Label
 from monitor.controller import ClusterHealth
 from monitor.errors import JobdeckError
 from monitor.queue import QueueEntry
+from monitor.states import TERMINAL
 from tui.keys import QUEUE_KEYS
 from tui.queue_clusters import no_clusters_message
 from tui.queue_detail import render_array, render_entry
@@ -28,6 +30,27 @@ from tui.widgets.status_bar import StatusBar
 
 REFRESH_SECONDS = 5.0
 """How often the queue is listed again (each cluster's listing has its own timeout)."""
+
+
+def in_shown_order(entries: Sequence[QueueEntry]) -> tuple[QueueEntry, ...]:
+    """Jobs still going first, in the scheduler's order, then finished ones, the latest first: what
+    a user looks for is on the first screen. An array's tasks stay together, going while one is."""
+    groups = [(e.cluster, e.array_id or e.job_id) for e in entries]
+    done = [e.state in TERMINAL for e in entries]
+    going = {g for g, d in zip(groups, done, strict=True) if not d}
+    ended: dict[tuple[str, str], float] = {}
+    rest: list[tuple[tuple[str, str], QueueEntry]] = []
+    first: list[QueueEntry] = []
+    for g, entry in zip(groups, entries, strict=True):
+        if g in going:
+            first.append(entry)
+            continue
+        rest.append((g, entry))
+        end = entry.end_time or 0.0
+        if end > ended.get(g, 0.0):
+            ended[g] = end
+    rest.sort(key=lambda pair: -ended.get(pair[0], 0.0))
+    return (*first, *(entry for _, entry in rest))
 
 
 class QueueScreen(QueueActions):
@@ -109,7 +132,7 @@ class QueueScreen(QueueActions):
                 self._show(snapshot)
 
     def _show(self, snapshot: QueueSnapshot) -> None:
-        self.entries = snapshot.entries
+        self.entries = in_shown_order(snapshot.entries)
         self._note_health(snapshot)
         self.redraw()
 
