@@ -112,11 +112,18 @@ class QueueScreen(QueueActions):
     # -- data -------------------------------------------------------------------------------
 
     async def _refresh_loop(self) -> None:
+        """List the queue every few seconds while the screen is shown (a session or a log opened
+        above it asks the scheduler nothing for it); at once when it is shown again."""
         while True:
-            await self.refresh_queue()
+            if self.is_current:
+                await self.refresh_queue()
             if not self.app.polling:
                 return
             await asyncio.sleep(REFRESH_SECONDS)
+
+    async def on_screen_resume(self) -> None:
+        if self.feed is not None and self.feed.clusters and self.entries:
+            self.run_worker(self.refresh_queue(), group="queue-now", exclusive=True)
 
     async def refresh_queue(self) -> None:
         """List every cluster once and show it; a refresh asked for while one runs waits for it."""
