@@ -221,7 +221,8 @@ async def test_m_and_enter_move_between_my_jobs_and_sessions(live, tmp_path, mak
     """With a stored session the app opens on the sessions; M opens My jobs, enter on a job of a
     session opens the session, M comes back, escape returns to the sessions."""
     entries = [replace(e, session=live.session) if e.job_id == "4102" else e for e in queue_fixture.ENTRIES]
-    app = make(make_app, tmp_path, feed=queue_fixture.FixedFeed(entries), db=live.db)
+    feed = queue_fixture.FixedFeed(entries)
+    app = make(make_app, tmp_path, feed=feed, db=live.db)
     async with app.run_test(size=SIZE) as pilot:
         await app.until(lambda: isinstance(app.screen, SessionsScreen), "the sessions")
         await pilot.press("M")
@@ -230,9 +231,11 @@ async def test_m_and_enter_move_between_my_jobs_and_sessions(live, tmp_path, mak
         await pilot.press("enter")
         await app.until(lambda: isinstance(app.screen, JobsScreen), "the session of train-resnet")
         assert app.screen.session == live.session
+        listed = feed.refreshes
         await pilot.press("M")
         await app.until(lambda: isinstance(app.screen, QueueScreen), "My jobs again")
         assert len(app.screen_stack) == 3
+        await app.until(lambda: feed.refreshes == listed + 1, "a listing as it is shown again")
         await pilot.press("escape")
         await app.until(lambda: isinstance(app.screen, SessionsScreen), "the sessions again")
 

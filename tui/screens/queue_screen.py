@@ -64,6 +64,7 @@ class QueueScreen(QueueActions):
         self.health: dict[str, ClusterHealth] = {}
         self._told: dict[str, str] = {}  # cluster -> the error last notified
         self._listing = asyncio.Lock()
+        self._shown = False
         self.row_cache = QueueRowCache(())
 
     def compose(self) -> ComposeResult:
@@ -122,8 +123,10 @@ class QueueScreen(QueueActions):
             await asyncio.sleep(REFRESH_SECONDS)
 
     async def on_screen_resume(self) -> None:
-        if self.feed is not None and self.feed.clusters and self.entries:
+        """Shown again (not the first time: the loop's first listing is under way)."""
+        if self._shown and self.feed is not None and self.feed.clusters:
             self.run_worker(self.refresh_queue(), group="queue-now", exclusive=True)
+        self._shown = True
 
     async def refresh_queue(self) -> None:
         """List every cluster once and show it; a refresh asked for while one runs waits for it."""
