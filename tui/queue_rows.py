@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from monitor.aggregate import aggregate_state
 from monitor.queue import QueueEntry
-from monitor.states import State
+from monitor.states import TERMINAL, State
 from tui.job_rows import STATE_ICONS, STATE_STYLES
 from tui.text_table import duration
 from tui.widgets.table_model import Column, TableRow
@@ -119,6 +119,27 @@ def chosen_columns(keys: Sequence[str]) -> tuple[tuple[QueueColumn, ...], list[s
 
 PER_TASK = frozenset({"elapsed", "time_left", "exit_code", "cpu_efficiency", "max_rss", "nodes"})
 """Facts of one task each, left blank on an array's row."""
+
+
+def in_shown_order(entries: Sequence[QueueEntry]) -> tuple[QueueEntry, ...]:
+    """Jobs still going first, in the scheduler's order, then finished ones, the latest first: what
+    a user looks for is on the first screen. An array's tasks stay together, going while one is."""
+    groups = [(e.cluster, e.array_id or e.job_id) for e in entries]
+    done = [e.state in TERMINAL for e in entries]
+    going = {g for g, d in zip(groups, done, strict=True) if not d}
+    ended: dict[tuple[str, str], float] = {}
+    rest: list[tuple[tuple[str, str], QueueEntry]] = []
+    first: list[QueueEntry] = []
+    for g, entry in zip(groups, entries, strict=True):
+        if g in going:
+            first.append(entry)
+            continue
+        rest.append((g, entry))
+        end = entry.end_time or 0.0
+        if end > ended.get(g, 0.0):
+            ended[g] = end
+    rest.sort(key=lambda pair: -ended.get(pair[0], 0.0))
+    return (*first, *(entry for _, entry in rest))
 
 
 def array_key(entry: QueueEntry) -> str | None:

@@ -15,7 +15,7 @@ from monitor.states import State
 from tui.config import load_config
 from tui.config_write import save_queue_columns
 from tui.queue_row_cache import QueueRowCache
-from tui.queue_rows import BY_KEY, DEFAULT_COLUMNS, QUEUE_COLUMNS, chosen_columns, size_text
+from tui.queue_rows import BY_KEY, DEFAULT_COLUMNS, QUEUE_COLUMNS, chosen_columns, in_shown_order, size_text
 
 NOW = queue_fixture.NOW
 ENTRIES = queue_fixture.ENTRIES
@@ -66,6 +66,19 @@ def test_only_new_entry_objects_are_rebuilt() -> None:
     after = {row.key: row for row in cache.rows(changed, NOW)}
     assert sorted(k for k in first if after[k] is not first[k]) == ["lab/4120[]", "lab/4120_3"]
     assert after["lab/4120[]"].cells[-1] == "…1 ▶2 ✔2"
+
+
+def test_jobs_still_going_come_first_then_the_latest_finished() -> None:
+    assert in_shown_order(ENTRIES) == ENTRIES  # the fixture is written in that order
+    shuffled = (ENTRIES[-1], ENTRIES[-3], ENTRIES[2], ENTRIES[0], ENTRIES[1], ENTRIES[-2])
+    assert [e.job_id for e in in_shown_order(shuffled)] == [
+        "4102",
+        "4125",
+        "4120_1",
+        "4120_0",
+        "4118",
+        "4099",
+    ]
 
 
 def test_the_clock_moves_only_running_rows_once_a_second() -> None:

@@ -1,11 +1,10 @@
-""" "My jobs": every job of the user on every cluster, manifest or not, live in the same table and
+"""The "My jobs" screen: every job of the user on every cluster, manifest or not, live in the same table and
 detail pane as a session. Refreshed every few seconds (never two listings at once); a cluster that
 does not answer keeps its last rows and is shown in the status bar. Key actions: queue_actions.py."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from rich.text import Text
 from textual import on
@@ -16,12 +15,11 @@ from textual.widgets import Footer, Input, Label
 from monitor.controller import ClusterHealth
 from monitor.errors import JobdeckError
 from monitor.queue import QueueEntry
-from monitor.states import TERMINAL
 from tui.keys import QUEUE_KEYS
 from tui.queue_clusters import no_clusters_message
 from tui.queue_detail import render_array, render_entry
 from tui.queue_row_cache import QueueRowCache
-from tui.queue_rows import chosen_columns
+from tui.queue_rows import chosen_columns, in_shown_order
 from tui.queue_source import QueueFeed, QueueSnapshot
 from tui.screens.queue_actions import QueueActions
 from tui.widgets.detail_pane import DetailPane
@@ -30,27 +28,6 @@ from tui.widgets.status_bar import StatusBar
 
 REFRESH_SECONDS = 5.0
 """How often the queue is listed again (each cluster's listing has its own timeout)."""
-
-
-def in_shown_order(entries: Sequence[QueueEntry]) -> tuple[QueueEntry, ...]:
-    """Jobs still going first, in the scheduler's order, then finished ones, the latest first: what
-    a user looks for is on the first screen. An array's tasks stay together, going while one is."""
-    groups = [(e.cluster, e.array_id or e.job_id) for e in entries]
-    done = [e.state in TERMINAL for e in entries]
-    going = {g for g, d in zip(groups, done, strict=True) if not d}
-    ended: dict[tuple[str, str], float] = {}
-    rest: list[tuple[tuple[str, str], QueueEntry]] = []
-    first: list[QueueEntry] = []
-    for g, entry in zip(groups, entries, strict=True):
-        if g in going:
-            first.append(entry)
-            continue
-        rest.append((g, entry))
-        end = entry.end_time or 0.0
-        if end > ended.get(g, 0.0):
-            ended[g] = end
-    rest.sort(key=lambda pair: -ended.get(pair[0], 0.0))
-    return (*first, *(entry for _, entry in rest))
 
 
 class QueueScreen(QueueActions):
