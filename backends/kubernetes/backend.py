@@ -56,6 +56,7 @@ class KubernetesBackend:
     kind = "kubernetes"
     map_state = staticmethod(map_kubernetes)
     requeuer = None
+    adopter = None  # a Job created by kubectl cannot be adopted yet
     queue_lister = None  # every job of the user: not listed yet
 
     @property

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from backends.runners.base import CommandResult, Runner
 from backends.runners.files import RemoteFiles
+from backends.slurm.adopter import SlurmAdopter, adopted_preamble
 from backends.slurm.commands import (
     TIME_ENV,
     parse_sbatch,
@@ -49,6 +50,10 @@ class SlurmBackend:
     def requeuer(self) -> SlurmBackend:
         return self
 
+    @property
+    def adopter(self) -> SlurmAdopter:
+        return SlurmAdopter(self.cluster, self.runner, self.timeout)
+
     def __init__(
         self, cluster: str, runner: Runner, *, timeout: float = 30.0, submit_timeout: float = 60.0
     ) -> None:
@@ -62,7 +67,9 @@ class SlurmBackend:
 
     def describe_submit(self, request: SubmitRequest) -> str:
         script = render_batch_script(request)
-        return f"{shlex.join(sbatch_argv(request))} <<'EOF'\n{script.rstrip()}\nEOF"
+        return (
+            f"{adopted_preamble(request)}{shlex.join(sbatch_argv(request))} <<'EOF'\n{script.rstrip()}\nEOF"
+        )
 
     async def submit(self, request: SubmitRequest) -> SubmitResult:
         try:
