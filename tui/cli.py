@@ -19,6 +19,7 @@ _COMMANDS = {
     "submit": "tui.cli_submit:submit",
     "sessions": "tui.cli_read:sessions",
     "list": "tui.cli_read:list_jobs",
+    "queue": "tui.cli_queue:queue",
     "status": "tui.cli_read:status",
     "logs": "tui.cli_logs:logs",
     "sync": "tui.cli_watch:sync",

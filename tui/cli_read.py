@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +13,7 @@ from monitor.aggregate import aggregate_state
 from monitor.chains import stage_label
 from monitor.errors import InputError
 from monitor.model import Job, SessionSummary
-from monitor.states import State, parse_state
+from monitor.states import TERMINAL, State, parse_state
 from monitor.unwatched import Unwatched
 from store.session_store import SessionStore
 from tui.cli_common import (
@@ -70,6 +71,12 @@ def array_states(jobs: Sequence[Job]) -> dict[tuple[str, str], State]:
     return {key: aggregate_state(states) for key, states in tasks.items()}
 
 
+def recent(jobs: Sequence[Job], after: float) -> list[Job]:
+    """The jobs not finished, and the finished ones that last changed after `after`: what
+    `--since` keeps, as `jobdeck queue --since` keeps the recent history of the scheduler."""
+    return [j for j in jobs if j.state not in TERMINAL or j.updated_at >= after]
+
+
 def _value(state: State | None) -> str | None:
     return state.value if state is not None else None
 
@@ -87,13 +94,18 @@ def _states_option(values: Sequence[str]) -> list[State] | None:
 @click.command(name="list")
 @click.option("--session", "-s", help="Only this session.")
 @click.option("--status", multiple=True, help="Only jobs in these states (repeat or comma-separate).")
+@click.option("--since", type=float, help="Finished jobs only if they changed in the last HOURS.")
 @click.option("--json", "as_json", is_flag=True)
 @with_db
 @click.pass_context
 @run_async
-async def list_jobs(ctx: click.Context, session: str | None, status: Sequence[str], as_json: bool) -> None:
+async def list_jobs(
+    ctx: click.Context, session: str | None, status: Sequence[str], since: float | None, as_json: bool
+) -> None:
     """One line per job or array task."""
     states = _states_option(status)
+    if since is not None and since <= 0:
+        raise InputError(f"--since: must be a positive number of hours, got {since:g}")
     store = await open_existing_store(ctx)
     if store is None:
         if session is not None:
@@ -106,6 +118,8 @@ async def list_jobs(ctx: click.Context, session: str | None, status: Sequence[st
             jobs = await store.jobs(session)
         finally:
             await store.close()
+    if since is not None:
+        jobs = recent(jobs, time.time() - since * 3600)
     wholes = array_states(jobs)
     if states is not None:
         wanted = set(states)

@@ -1,0 +1,74 @@
+"""Jobs submitted with plain sbatch, listed by `jobdeck queue` with the scheduler's facts: locally
+and over SSH (the `queue_deck` fixture's two variants)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.queue.conftest import QueueDeck
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+
+def test_a_running_job_is_listed_with_its_partition_time_limit_and_node(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("run")
+    job_id = queue_deck.sbatch(f"--job-name={name}", "--time=7", "sleeper.sh", "300")
+
+    def running() -> dict[str, Any] | None:
+        row = queue_deck.mine().get(name)
+        return row if row and row["state"] == "RUNNING" else None
+
+    row = queue_deck.wait(running, 120, f"RUNNING row of {name}")
+    assert row["job_id"] == job_id and row["cluster"] == "lab"
+    assert row["scheduler_state"] == "RUNNING" and row["session"] is None
+    assert row["partition"] == "debug"
+    assert row["time_limit"] == 7 * 60
+    assert row["nodes"] and row["cpus"] and row["cpus"] >= 1
+    assert 0 <= row["time_left"] <= 7 * 60 and row["elapsed"] is not None
+    assert row["cpu_efficiency"] is None and row["max_rss"] is None  # said once the job ended
+    text = queue_deck.run("queue")
+    assert text.returncode == 0 and name in text.stdout and job_id in text.stdout
+
+
+def test_finished_jobs_come_with_exit_code_and_how_well_they_used_what_they_asked(
+    queue_deck: QueueDeck,
+) -> None:
+    burn, fail = queue_deck.name("burn"), queue_deck.name("fail")
+    burn_id = queue_deck.sbatch(f"--job-name={burn}", "--mem=200M", "burn.sh", "4")
+    fail_id = queue_deck.sbatch(f"--job-name={fail}", "fail3.sh")
+
+    def both_accounted() -> dict[str, dict[str, Any]] | None:
+        rows = queue_deck.mine("--since", "1")
+        done = [rows.get(n) for n in (burn, fail)]
+        return rows if all(r and r["state"] in ("SUCCEEDED", "FAILED") for r in done) else None
+
+    rows = queue_deck.wait(both_accounted, 180, "finished rows from accounting")
+    ok, failed = rows[burn], rows[fail]
+    assert ok["job_id"] == burn_id and ok["state"] == "SUCCEEDED" and ok["exit_code"] == 0
+    assert ok["scheduler_state"] == "COMPLETED" and ok["elapsed"] >= 3
+    assert ok["req_mem"] == 200 * 2**20
+    assert ok["max_rss"] is not None and ok["max_rss"] > 50 * 2**20
+    assert ok["cpu_efficiency"] is not None and 0.2 < ok["cpu_efficiency"] <= 1.0
+    assert failed["job_id"] == fail_id and failed["state"] == "FAILED" and failed["exit_code"] == 3
+    assert failed["scheduler_state"] == "FAILED"
+
+
+def test_a_job_of_a_session_is_listed_with_the_sessions_name(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("sess")
+    session = f"s-{name}"
+    manifest = queue_deck.workdir / "m.toml"
+    host = queue_deck.env.get("JOBDECK_SSH_CONFIG") and "jobdeck-test"
+    manifest.write_text(
+        f'[session]\nname = "{session}"\n[clusters.lab]\nbackend = "slurm"\nworkdir = "{queue_deck.workdir}"\n'
+        + (f'host = "{host}"\n' if host else "")
+        + f'[[jobs]]\nname = "{name}"\nscript = "sleeper.sh"\nargs = ["300"]\n',
+        encoding="utf-8",
+    )
+    submitted = queue_deck.run("submit", str(manifest), "--no-tui", "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = queue_deck.json("list", "--session", session)[0]["job_id"]
+    queue_deck.submitted.append(job_id)
+    row = queue_deck.wait(lambda: queue_deck.mine().get(name), 60, f"row of {name}")
+    assert row["job_id"] == job_id and row["session"] == session
