@@ -5,6 +5,7 @@ outputs declared at or after adoption are validated, and bad IDs are one line ea
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -71,11 +72,15 @@ def test_adopted_jobs_are_listed_and_a_failed_one_reruns_its_own_script(queue_de
 
 
 def test_bad_ids_are_one_line_each_and_store_nothing(queue_deck: QueueDeck) -> None:
-    result = queue_deck.run("adopt", "abc", "999999991", "--session", "bad-ones")
+    other = queue_deck.sbatch(
+        "--uid=nobody", f"--job-name={queue_deck.name('other')}", "--time=1", "--wrap=true"
+    )
+    result = queue_deck.run("adopt", "abc", "999999991", other, "--session", "bad-ones")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         "job 'abc': not a SLURM job ID (123, or 123_4 for one array task)",
         "job 999999991: lab knows no such job (not queued, not in accounting)",
+        f"job {other}: belongs to another user (uid 65534): only your own jobs can be adopted",
     ]
     assert queue_deck.json("sessions") == []
 
@@ -104,3 +109,39 @@ def test_outputs_declared_at_or_after_adoption_decide_success(queue_deck: QueueD
     plan = queue_deck.json("resume", "--dry-run", f"adopted/{array}")["plans"][0]
     assert plan["tasks"] == [1] and plan["submission"]["dry_run"]
     assert f"reruns job {array_id}'s own batch script" in plan["submission"]["command"]
+
+
+def test_a_job_the_controller_no_longer_holds_is_adopted_from_accounting(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("agone")
+    script = queue_deck.workdir / "args_exit.sh"
+    log = f"--output={queue_deck.workdir}/{name}-%j.out"
+    job_id = queue_deck.sbatch(f"--job-name={name}", "--time=5", log, str(script), "3", "gamma")
+
+    def purged() -> bool | None:
+        held = subprocess.run(
+            ["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=30,
+            env=queue_deck.environ(),
+        )  # fmt: skip
+        line = subprocess.run(
+            ["sacct", "-X", "-n", "-P", "-j", job_id, "-o", "SubmitLine"], capture_output=True, text=True,
+            timeout=30, env=queue_deck.environ(),
+        ).stdout.strip()  # fmt: skip
+        return True if "Invalid job id" in held.stderr and line else None
+
+    queue_deck.wait(purged, 300, f"job {job_id} gone from the controller (MinJobAge) and in accounting")
+    report = queue_deck.json("adopt", job_id)
+    (adopted,) = report["adopted"]
+    assert adopted["script"].endswith(f"/{job_id}.sh") and adopted["args"] == ["3", "gamma"]
+    assert adopted["options"] == ["--time=5"] and adopted["log"] == f"{queue_deck.workdir}/{name}-%j.out"
+    assert any(f"kept {script} as it is now" in note for note in adopted["notes"])
+
+    queue_deck.sync_reports("adopted", limit=SETTLE, what="the adopted job is read from accounting")
+    restarted = queue_deck.json("restart", f"adopted/{name}")
+    new_id = restarted["submissions"][0]["job_id"]
+    queue_deck.submitted.append(new_id)
+    queue_deck.sync_reports(
+        "adopted",
+        lambda r: r[(name, None)]["job_id"] == new_id and r[(name, None)]["state"] == "FAILED",
+        SETTLE,
+    )
+    assert (queue_deck.workdir / f"{name}-{new_id}.out").read_text() == "argc=1\n[gamma]\n"
