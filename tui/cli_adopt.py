@@ -8,7 +8,17 @@ import time
 import click
 
 from monitor.errors import InputError
-from tui.cli_common import emit_json, json_option, open_store, refused_in_read_only, run_async, with_db
+from monitor.model import Job
+from store.session_store import SessionStore
+from tui.cli_common import (
+    emit_json,
+    json_option,
+    open_store,
+    per_session,
+    refused_in_read_only,
+    run_async,
+    with_db,
+)
 from tui.config import load_config
 from tui.queue_clusters import no_clusters_message, queue_clusters
 
@@ -41,6 +51,7 @@ async def adopt(
     scheduler job name: an array's base ID adopts every task. `restart` then reruns a job's own
     batch script with its arguments and options."""
     from tui.adopt_jobs import adopt as adopt_jobs  # the backends: only when adopting
+    from tui.job_json import job_dict
 
     config = load_config()
     clusters = queue_clusters(config)
@@ -56,14 +67,27 @@ async def adopt(
     store = await open_store(ctx)
     backend = cluster.open_backend(ctx.obj["db"].parent / "local-jobs", session)
     try:
-        report = await adopt_jobs(store, cluster, backend, job_ids, session, time.time(), outputs=outputs)
+        try:
+            report = await adopt_jobs(store, cluster, backend, job_ids, session, time.time(), outputs=outputs)
+        finally:
+            await backend.close()
+        jobs = await _polled(store, session, {c.name for c in report.adopted})
     finally:
-        await backend.close()
         await store.close()
     if as_json:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), "jobs": [job_dict(j) for j in jobs]})
     else:
         for line in report.lines():
             click.echo(line)
     if not report.ok:
         sys.exit(1 if report.adopted or report.already else 2)
+
+
+async def _polled(store: SessionStore, session: str, names: set[str]) -> list[Job]:
+    """The adopted jobs after one poll of their session, so they show the scheduler's state now."""
+    if not names:
+        return []
+    outcomes = await per_session(store, await store.jobs(session), lambda controller, _: controller.poll())
+    for warning in (w for outcome in outcomes for w in outcome.warnings):
+        click.echo(f"jobdeck: {warning}", err=True)
+    return [j for j in await store.jobs(session) if j.name in names]

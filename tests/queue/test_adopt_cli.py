@@ -27,6 +27,9 @@ def test_adopted_jobs_are_listed_and_a_failed_one_reruns_its_own_script(queue_de
     report = queue_deck.json("adopt", fail_id, ok_id)
     assert {a["job_id"]: a["name"] for a in report["adopted"]} == {fail_id: fail, ok_id: ok}
     assert report["session"] == "adopted" and report["cluster"] == "lab" and not report["refused"]
+    assert {j["name"]: j["job_id"] for j in report["jobs"]} == {fail: fail_id, ok: ok_id}  # polled once
+    listed = {j["name"]: j["job_id"] for j in queue_deck.json("list", "--session", "adopted")}
+    assert listed == {fail: fail_id, ok: ok_id}
     kept = {a["job_id"]: a for a in report["adopted"]}[fail_id]
     assert kept["script"].endswith(f"/.jobdeck/adopted/lab/{fail_id}.sh") and kept["args"][:2] == [
         "3",
@@ -83,6 +86,15 @@ def test_bad_ids_are_one_line_each_and_store_nothing(queue_deck: QueueDeck) -> N
         f"job {other}: belongs to another user (uid 65534): only your own jobs can be adopted",
     ]
     assert queue_deck.json("sessions") == []
+
+    two = queue_deck.folder / "two.toml"
+    two.write_text(
+        '[clusters.lab]\nbackend = "slurm"\n[clusters.here]\nbackend = "local"\n', encoding="utf-8"
+    )
+    which = queue_deck.run("adopt", other, env={"JOBDECK_CONFIG": str(two)})
+    assert which.returncode == 2 and which.stderr.strip().endswith(
+        "--cluster: say which cluster the jobs run on: lab, here"
+    )
 
 
 def test_outputs_declared_at_or_after_adoption_decide_success(queue_deck: QueueDeck) -> None:
