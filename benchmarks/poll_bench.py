@@ -182,16 +182,19 @@ def submitit_update(watcher: Any, size: int, patience: float = 0.0) -> float:
         time.sleep(1)
 
 
+def ssh_host(transport: str) -> str | None:
+    """The loopback sshd's host for --transport ssh (its ssh_config made the one jobdeck reads)."""
+    if transport != "ssh":
+        return None
+    if not os.environ.get("JOBDECK_TEST_SSH_CONFIG"):
+        raise SystemExit("--transport ssh needs JOBDECK_TEST_SSH_CONFIG: source /tmp/jobdeck-cluster/env.sh")
+    os.environ["JOBDECK_SSH_CONFIG"] = os.environ["JOBDECK_TEST_SSH_CONFIG"]
+    return os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
+
+
 async def measure(size: int, runs: int, transport: str) -> Figures:
     figures = Figures()
-    host = None
-    if transport == "ssh":
-        if not os.environ.get("JOBDECK_TEST_SSH_CONFIG"):
-            raise SystemExit(
-                "--transport ssh needs JOBDECK_TEST_SSH_CONFIG: source /tmp/jobdeck-cluster/env.sh"
-            )
-        host = os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")
-        os.environ["JOBDECK_SSH_CONFIG"] = os.environ["JOBDECK_TEST_SSH_CONFIG"]
+    host = ssh_host(transport)
     with tempfile.TemporaryDirectory(prefix="jobdeck-poll-bench-") as tmp:
         store, controller, submit_seconds = await held_session(Path(tmp), size, host)
         try:
@@ -309,9 +312,10 @@ def report(size: int, figures: Figures, runs: int) -> None:
     print()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,1000,10000")
+def cluster_arguments(description: str, sizes: str, about: str = "") -> argparse.Namespace:
+    """--sizes, --runs and --transport of a benchmark on the test cluster; prints the machine."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sizes", default=sizes)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--transport", choices=("local", "ssh"), default="local")
     args = parser.parse_args()
@@ -319,13 +323,23 @@ async def main() -> None:
         raise SystemExit("no SLURM_CONF: source /tmp/jobdeck-cluster/env.sh")
     version = subprocess.run(["squeue", "--version"], capture_output=True, text=True, check=True).stdout
     print(machine())
-    print(f"{version.strip()}, transport {args.transport}, watched states {sorted(s.value for s in WATCHED)}")
+    print(f"{version.strip()}, transport {args.transport}{about}")
     print(f"load average before: {loads()}\n")
-    for size in (int(s) for s in args.sizes.split(",")):
-        report(size, await measure(size, args.runs, args.transport), args.runs)
+    return args
+
+
+def print_load_after() -> None:
     print(
         f"load average after: {loads()} ({os.cpu_count()} cpus; other work on the machine shows in every figure)"
     )
+
+
+async def main() -> None:
+    watched = f", watched states {sorted(s.value for s in WATCHED)}"
+    args = cluster_arguments(__doc__.splitlines()[0], "100,1000,10000", watched)
+    for size in (int(s) for s in args.sizes.split(",")):
+        report(size, await measure(size, args.runs, args.transport), args.runs)
+    print_load_after()
 
 
 def loads() -> str:

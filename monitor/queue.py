@@ -77,7 +77,7 @@ class QueueEntry:
         """Seconds before the time limit ends a running job; None when not running or unlimited."""
         if self.time_limit is None or self.start_time is None or self.finished:
             return None
-        return max(0.0, self.start_time + self.time_limit - now)
+        return max(0.0, min(self.time_limit, self.start_time + self.time_limit - now))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """The Kubernetes backend: Jobs created from the manifest, one list of Jobs and one of Pods per poll
-(selected by the session's label), logs read from the API server, outputs checked where they live.
+(selected by the session's label), logs read from the API server, outputs checked where they live;
+and every Job of the namespace, jobdeck's or not, for "My jobs" (the queue).
 
 The official client is blocking: every call runs in this backend's own thread pool (never asyncio's
 default executor, which the app's other workers share) with `_request_timeout` set, and is awaited
@@ -28,8 +29,17 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, SS
 from backends.kubernetes.connection import Connection, ServiceAccount, Settings, connect
 from backends.kubernetes.job_spec import build_job
 from backends.kubernetes.log_follow import LOG_BYTES, LogCopies
-from backends.kubernetes.naming import MANAGED_BY, SESSION, LogRef, label_value, parse_log_ref, task_id
+from backends.kubernetes.naming import (
+    JOB_NAME_LABEL,
+    MANAGED_BY,
+    SESSION,
+    LogRef,
+    label_value,
+    parse_log_ref,
+    task_id,
+)
 from backends.kubernetes.observe import SOURCE, Json, indexes, observe, tasks_of
+from backends.kubernetes.queue_entries import queue_entries
 from backends.kubernetes.states import map_kubernetes
 from backends.runners.files import RemoteFiles
 from backends.runners.local import LocalRunner
@@ -43,6 +53,7 @@ from monitor.model import (
     SubmitResult,
     read_range,
 )
+from monitor.queue import QueueReport
 from monitor.state_map import DELETED
 
 T = TypeVar("T")
@@ -57,7 +68,11 @@ class KubernetesBackend:
     map_state = staticmethod(map_kubernetes)
     requeuer = None
     adopter = None  # a Job created by kubectl cannot be adopted yet
-    queue_lister = None  # every job of the user: not listed yet
+
+    @property
+    def queue_lister(self) -> KubernetesBackend:
+        """Every Job of the namespace (those the cluster's label selector picks) can be listed."""
+        return self
 
     @property
     def tail_reader(self) -> KubernetesBackend:
@@ -70,6 +85,7 @@ class KubernetesBackend:
         *,
         session: str | None = None,
         settings: Settings | None = None,
+        queue_selector: str | None = None,
         ttl_after_finished: int | None = None,
         files: RemoteFiles | None = None,
         service_account: ServiceAccount | None = None,
@@ -81,6 +97,7 @@ class KubernetesBackend:
         self.cluster = cluster
         self.session = session
         self.settings = settings or Settings()
+        self.queue_selector = queue_selector
         self.ttl_after_finished = ttl_after_finished
         self.files = files or RemoteFiles(LocalRunner(), timeout)
         self.service_account = service_account or ServiceAccount()
@@ -142,7 +159,7 @@ class KubernetesBackend:
         deleted (the API server, unlike squeue, forgets nothing on its own): DELETED."""
         if not job_ids:
             return PollReport({})
-        jobs, pods = await asyncio.gather(self._list_jobs(), self._list_pods())
+        jobs, pods = await asyncio.gather(self._list_jobs(self.selector), self._list_pods(self.selector))
         found, listed = self._read("list jobs and pods", lambda: (observe(jobs, pods), _names(jobs)))
         observations = {}
         for wanted in job_ids:
@@ -154,7 +171,7 @@ class KubernetesBackend:
 
     async def find(self, names: Sequence[str], tags: Sequence[str], since: float) -> PollReport:
         """The session's Jobs created since `since` whose job name or tag annotation is asked for."""
-        jobs, pods = await asyncio.gather(self._list_jobs(), self._list_pods())
+        jobs, pods = await asyncio.gather(self._list_jobs(self.selector), self._list_pods(self.selector))
         wanted_names, wanted_tags = set(names), set(tags)
         found = {
             key: obs
@@ -162,6 +179,20 @@ class KubernetesBackend:
             if (obs.name in wanted_names or obs.tag in wanted_tags) and (obs.submit_time or since) >= since
         }
         return PollReport(found, ("list jobs", "list pods"))
+
+    async def list_queue(self, history_since: float) -> QueueReport:
+        """Every Job of the namespace that the cluster's selector picks, and every Job's pods (by the
+        label the job controller puts on them: a selector on the Jobs' labels may not be on their
+        pods'), in one list each; Jobs that ended before `history_since` are left out. A Job the
+        answer does not describe readably is named in the report's notices."""
+        jobs, pods = await asyncio.gather(
+            self._list_jobs(self.queue_selector), self._list_pods(JOB_NAME_LABEL)
+        )
+        entries, problems = self._read(
+            "list jobs and pods", lambda: queue_entries(self.cluster, jobs, pods, history_since)
+        )
+        notices = tuple(f"{self._where()}: {problem}" for problem in problems)
+        return QueueReport(self.cluster, tuple(entries), ("list jobs", "list pods"), notices=notices)
 
     async def cancel(self, job_ids: Sequence[str]) -> list[str]:
         """Delete the Jobs (pods too: propagationPolicy Background). A Job that already ended is left
@@ -173,7 +204,7 @@ class KubernetesBackend:
             asked[base].add(int(task) if task.isdigit() else None)
         if not asked:
             return []
-        jobs = await self._list_jobs()
+        jobs = await self._list_jobs(self.selector)
         still = self._read(
             "list jobs", lambda: dict(zip(_names(jobs), map(_running_tasks, jobs), strict=True))
         )
@@ -201,13 +232,15 @@ class KubernetesBackend:
             if exc.status != 404:  # gone already
                 raise BackendUnavailable(self._refused(exc, what)) from None
 
-    async def _list_jobs(self) -> list[Json]:
+    async def _list_jobs(self, selector: str | None) -> list[Json]:
+        """The Jobs `selector` picks; None: every Job of the namespace."""
+        chosen = {"label_selector": selector} if selector else {}
         return await self._list("list jobs", lambda c: BatchV1Api(c.api).list_namespaced_job(
-            c.namespace, label_selector=self.selector, **self._options))  # fmt: skip
+            c.namespace, **chosen, **self._options))  # fmt: skip
 
-    async def _list_pods(self) -> list[Json]:
+    async def _list_pods(self, selector: str) -> list[Json]:
         return await self._list("list pods", lambda c: CoreV1Api(c.api).list_namespaced_pod(
-            c.namespace, label_selector=self.selector, **self._options))  # fmt: skip
+            c.namespace, label_selector=selector, **self._options))  # fmt: skip
 
     async def _list(self, what: str, request: Callable[[Connection], Any]) -> list[Json]:
         try:

@@ -33,6 +33,7 @@ class KubernetesCluster(SshAccess):
     namespace: Annotated[str, AfterValidator(_dns_label)] | None = None
     kubeconfig: PathText | None = None
     ttl_seconds_after_finished: int | None = Field(None, ge=0)  # Jobs are deleted this long after they end
+    selector: str | None = Field(None, min_length=1)  # a label selector: the Jobs "My jobs" lists
     outputs_host: Host | None = None  # SSH host where outputs are checked; else this machine
 
     LOCAL_FILES: ClassVar[tuple[str, ...]] = (*SshAccess.LOCAL_FILES, "kubeconfig")
@@ -95,6 +96,7 @@ class KubernetesCluster(SshAccess):
             self.name,
             session=session,
             settings=Settings(self.kubeconfig, self.context, self.namespace),
+            queue_selector=self.selector,
             ttl_after_finished=self.ttl_seconds_after_finished,
             files=RemoteFiles(self.runner()),
         )

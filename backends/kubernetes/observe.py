@@ -23,6 +23,7 @@ SOURCE = "kubernetes"
 _GENERIC = frozenset({None, "", "Error", "Completed"})  # container reasons that say no more than the state
 _ENDED = ("Failed", "Complete")
 _HELD = ("FailureTarget", "SuccessCriteriaMet", "Suspended")
+MAX_INDEXES = 100_000  # the API server's limit on an Indexed Job's completions
 
 Json = dict[str, Any]
 
@@ -46,9 +47,18 @@ def indexes(text: str | None, below: int) -> set[int]:
 
 
 def tasks_of(job: Json) -> list[int] | None:
-    """The task index each completion index runs; None for a plain job."""
+    """The task index each completion index runs; None for a plain job. An Indexed Job jobdeck did
+    not make (no tasks annotation) runs task i at completion index i."""
     text = (job["metadata"].get("annotations") or {}).get(TASKS)
-    return None if text is None else [int(t) for t in text.split(",") if t]
+    if text is not None:
+        return [int(t) for t in text.split(",") if t]
+    spec = job.get("spec") or {}
+    if spec.get("completionMode") != "Indexed":
+        return None
+    count = int(spec.get("completions") or 0)
+    if not 0 <= count <= MAX_INDEXES:
+        raise ValueError(f"an Indexed Job of {count} completions")
+    return list(range(count))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +79,33 @@ def _ending(status: Json) -> _Ending:
     return _Ending(None)
 
 
+def job_of(pod: Json) -> str | None:
+    """The name of the Job that made the pod (the job controller's label), if any."""
+    owner = (pod["metadata"].get("labels") or {}).get(JOB_NAME_LABEL)
+    return owner if isinstance(owner, str) and owner else None
+
+
 def observe(jobs: Sequence[Json], pods: Sequence[Json]) -> dict[str, Observation]:
     """An observation for every task of every listed Job, by task ID."""
     by_job: dict[str, list[Json]] = defaultdict(list)
     for pod in pods:
-        owner = (pod["metadata"].get("labels") or {}).get(JOB_NAME_LABEL)
+        owner = job_of(pod)
         if owner:
             by_job[owner].append(pod)
     found: dict[str, Observation] = {}
     for job in jobs:
-        for obs in observe_job(job, by_job.get(job["metadata"]["name"], [])):
-            found[obs.job_id] = _checked(obs)
+        for task in observe_job(job, by_job.get(job["metadata"]["name"], [])):
+            found[task.observation.job_id] = task.observation
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """One task of a Job: what it says (checked) and the newest pod that ran it (None before any)."""
+
+    observation: Observation
+    task: int | None  # the task an Indexed Job's completion index runs; None for a plain Job
+    pod: Json | None
 
 
 def _checked(obs: Observation) -> Observation:
@@ -99,7 +124,8 @@ def _checked(obs: Observation) -> Observation:
     return obs
 
 
-def observe_job(job: Json, pods: Sequence[Json]) -> list[Observation]:
+def observe_job(job: Json, pods: Sequence[Json]) -> list[TaskView]:
+    """Each task of the Job (one for a plain Job, one per completion index of an Indexed Job)."""
     meta, status = job["metadata"], job.get("status") or {}
     annotations = meta.get("annotations") or {}
     ending = _ending(status)
@@ -118,13 +144,13 @@ def observe_job(job: Json, pods: Sequence[Json]) -> list[Observation]:
         index = (pod["metadata"].get("labels") or {}).get(INDEX_LABEL)
         if index is not None and index.isdigit():
             by_index[int(index)].append(pod)
-    observations = []
+    views = []
     for position, task in enumerate(tasks):
         verdict = "Complete" if position in done else "Failed" if position in failed else None
-        observations.append(
+        views.append(
             _task(meta["name"], task, ending, verdict, by_index[position], status.get("startTime"), common)
         )
-    return observations
+    return views
 
 
 def _task(
@@ -135,7 +161,7 @@ def _task(
     pods: Sequence[Json],
     job_start: str | None,
     common: dict[str, Any],
-) -> Observation:
+) -> TaskView:
     """One task from its index's verdict (Indexed Jobs), its Job's ending, and its newest pod."""
     pod = _newest(pods)
     pod_status = pod["status"] if pod else {}
@@ -168,7 +194,7 @@ def _task(
         if pod and container
         else None
     )
-    return Observation(
+    observation = Observation(
         job_id=task_id(job, task),
         raw_state=word,
         reason=reason,
@@ -179,6 +205,7 @@ def _task(
         log_path=str(log) if log else None,
         **common,
     )
+    return TaskView(_checked(observation), task, pod)
 
 
 def _newest(pods: Sequence[Json]) -> Json | None:

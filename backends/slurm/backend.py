@@ -30,24 +30,31 @@ from backends.slurm.parse import (
     parse_scontrol,
     parse_squeue,
 )
+from backends.slurm.queue_lister import SlurmQueue
 from backends.slurm.squeue_reader import SqueueReader
 from backends.slurm.states import map_slurm
 from monitor.errors import BackendUnavailable, NotSent, SchedulerRejected
 from monitor.model import Observation, PathStat, PollReport, ReadChunk, SubmitRequest, SubmitResult
+from monitor.queue import QueueReport
 
 SCRIPT_HEADER_BYTES = 65536
 
 
 class SlurmBackend:
-    """monitor.protocols.Backend for one SLURM cluster; it can requeue (`scontrol requeue`)."""
+    """monitor.protocols.Backend for one SLURM cluster; it can requeue (`scontrol requeue`) and list
+    every job of the user (`squeue --me`, backends/slurm/queue_lister.py) and capture how a job of
+    the user was submitted, for adoption (backends/slurm/adopter.py)."""
 
     kind = "slurm"
     map_state = staticmethod(map_slurm)
-    queue_lister = None  # every job of the user: not listed yet
     tail_reader = None  # logs are files that stay where the job wrote them
 
     @property
     def requeuer(self) -> SlurmBackend:
+        return self
+
+    @property
+    def queue_lister(self) -> SlurmBackend:
         return self
 
     @property
@@ -64,6 +71,7 @@ class SlurmBackend:
         self.files = RemoteFiles(runner, timeout)
         self._queue = SqueueReader()  # the polls' squeue answers, each read against the last
         self._squeue: tuple[list[str], list[str], frozenset[str]] | None = None  # see _squeue_of
+        self._mine = SlurmQueue(self)  # the user's whole queue, each answer read against the last
 
     def describe_submit(self, request: SubmitRequest) -> str:
         script = render_batch_script(request)
@@ -185,6 +193,10 @@ class SlurmBackend:
             self._raise_if_unreachable(history, "sacct")
         return PollReport(found, tuple(commands), accounting)
 
+    async def list_queue(self, history_since: float) -> QueueReport:
+        """Every job of the user: one `squeue --me`, and one `sacct` when jobs left the queue."""
+        return await self._mine.list_queue(history_since)
+
     async def cancel(self, job_ids: Sequence[str]) -> None:
         if not job_ids:
             return
@@ -210,9 +222,11 @@ class SlurmBackend:
     async def close(self) -> None:
         await self.runner.close()
 
-    async def _run(self, argv: list[str], commands: list[str]) -> CommandResult:
+    async def _run(
+        self, argv: list[str], commands: list[str], env: dict[str, str] = TIME_ENV
+    ) -> CommandResult:
         commands.append(argv[0])
-        return await self.runner.run(argv, env=TIME_ENV, timeout=self.timeout)
+        return await self.runner.run(argv, env=env, timeout=self.timeout)
 
     def _raise_if_unreachable(self, result: CommandResult, what: str, force: bool = False) -> None:
         """A scheduler that cannot be reached (or is not installed) is BackendUnavailable: nothing

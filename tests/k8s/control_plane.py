@@ -5,7 +5,6 @@ each other's Jobs, and bounded waits."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from async_wait import read_until
 from kubernetes.client import ApiClient, BatchV1Api, Configuration, CoreV1Api, RbacAuthorizationV1Api
 from kubernetes.config.kube_config import load_kube_config
 
@@ -89,6 +89,10 @@ class Admin:
     def job(self, name: str) -> dict[str, Any]:
         return raw(self.batch.read_namespaced_job, name, self.namespace)
 
+    def create_job(self, body: dict[str, Any]) -> None:
+        """A Job made behind jobdeck's back, as a user's `kubectl apply` makes it."""
+        raw(self.batch.create_namespaced_job, self.namespace, body)
+
     def delete_job(self, name: str) -> None:
         raw(self.batch.delete_namespaced_job, name, self.namespace, propagation_policy="Background")
 
@@ -137,16 +141,15 @@ class RealEngine:
         self, what: str, done: Callable[[dict[str, Job]], bool], timeout: float = 60.0
     ) -> dict[str, Job]:
         """Poll until `done` holds for the jobs by label; fails naming `what` and the states seen."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def polled() -> dict[str, Job]:
             await self.controller.poll()
-            jobs = await self.jobs()
-            if done(jobs):
-                return jobs
-            if time.monotonic() > deadline:
-                seen = {label: (j.state.value, j.reason, j.exit_code) for label, j in jobs.items()}
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {seen}")
-            await asyncio.sleep(0.5)
+            return await self.jobs()
+
+        def seen(jobs: dict[str, Job]) -> dict[str, Any]:
+            return {label: (j.state.value, j.reason, j.exit_code) for label, j in jobs.items()}
+
+        return await read_until(polled, done, what, timeout, seen)
 
 
 def real_backend(plane: ControlPlane, session: str, **options: Any) -> KubernetesBackend:

@@ -45,7 +45,7 @@ def test_cluster_keys_and_job_fields_load_and_expand(tmp_path: Path) -> None:
     (tmp_path / "job.yaml").write_text(TEMPLATE)
     text = (
         HEAD + 'namespace = "team-a"\ncontext = "lab"\nkubeconfig = "kube/config"\nttl_seconds_after_finished = 3600\n'
-        'outputs_host = "login1"\nuser = "me"\n'
+        'outputs_host = "login1"\nuser = "me"\nselector = "team=ml,tier!=test"\n'
         + JOB + 'args = ["--epochs", "{task}"]\narray = "0-1"\nbackoff_limit = 2\noutputs = ["out/{task}.pt"]\n'
         '[[jobs]]\nname = "templated"\njob_template = "job.yaml"\n'
     )  # fmt: skip
@@ -57,6 +57,7 @@ def test_cluster_keys_and_job_fields_load_and_expand(tmp_path: Path) -> None:
         f"{tmp_path}/kube/config",
     )
     assert (cluster.ttl_seconds_after_finished, cluster.outputs_host, cluster.user) == (3600, "login1", "me")
+    assert cluster.selector == "team=ml,tier!=test"
     first, second, templated = expand_manifest(manifest)
     assert (first.task, first.spec.args, second.spec.args) == (0, ("--epochs", "0"), ("--epochs", "1"))
     assert first.spec.extra == {
@@ -87,6 +88,9 @@ def test_cluster_keys_and_job_fields_load_and_expand(tmp_path: Path) -> None:
         (HEAD + 'user = "me"\n' + JOB, 'clusters.k8s.user: needs "outputs_host" (the SSH host where outputs are checked)'),
         (HEAD + 'host = "login1"\n' + JOB, "clusters.k8s.host: not used by a kubernetes cluster"),
         (HEAD + "max_parallel = 2\n" + JOB, "clusters.k8s.max_parallel: not used by a kubernetes cluster"),
+        (HEAD + 'selector = ""\n' + JOB, "clusters.k8s.selector: "),
+        ('[session]\nname = "s"\n[clusters.c]\nbackend = "slurm"\nselector = "a=b"\n[[jobs]]\nname = "a"\nscript = "x"\n',
+         "clusters.c.selector: not used by a slurm cluster"),
         ('[session]\nname = "s"\n[clusters.c]\nbackend = "local"\n[[jobs]]\nname = "a"\nscript = "x"\nimage = "b"\n',
          'jobs[1] "a": image: only used by a kubernetes cluster'),
     ],

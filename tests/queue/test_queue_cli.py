@@ -36,7 +36,9 @@ def test_finished_jobs_come_with_exit_code_and_how_well_they_used_what_they_aske
     queue_deck: QueueDeck,
 ) -> None:
     burn, fail = queue_deck.name("burn"), queue_deck.name("fail")
-    burn_id = queue_deck.sbatch(f"--job-name={burn}", "--mem=200M", "burn.sh", "4")
+    # the cluster samples memory every 30 s (JobAcctGatherFrequency): a 4 s job asks for samples
+    # every second, or accounting has no MaxRSS for it
+    burn_id = queue_deck.sbatch(f"--job-name={burn}", "--mem=200M", "--acctg-freq=task=1", "burn.sh", "4")
     fail_id = queue_deck.sbatch(f"--job-name={fail}", "fail3.sh")
 
     def both_accounted() -> dict[str, dict[str, Any]] | None:

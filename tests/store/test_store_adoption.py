@@ -30,14 +30,20 @@ async def test_adopting_into_a_session_adds_its_cluster_jobs_and_first_attempts(
         assert path == "/m.toml" and set(stored["clusters"]) == {"other", "lab"}
         (job,) = await store.jobs("work")
         assert job.spec == SPEC and job.job_id == "7" and job.state.value == "QUEUED"
-        assert job.current is not None and job.current.kind == "adopt" and job.current.log_path == "/w/run-7.out"
+        assert (
+            job.current is not None and job.current.kind == "adopt" and job.current.log_path == "/w/run-7.out"
+        )
         assert await store.sessions_of(["7"]) == {"7": [("work", "lab")]}
 
         other_lab = {**LAB, "host": "login.example.org"}
         with pytest.raises(InputError, match="already has a cluster 'lab' set up otherwise"):
-            await store.record_adoption("work", {}, other_lab, [("x", None, SPEC, "8", None, None)], "adopt 8", 3.0)
+            await store.record_adoption(
+                "work", {}, other_lab, [("x", None, SPEC, "8", None, None)], "adopt 8", 3.0
+            )
         with pytest.raises(InputError, match="already has a job named 'run'"):
-            await store.record_adoption("work", {}, LAB, [("run", None, SPEC, "9", None, None)], "adopt 9", 3.0)
+            await store.record_adoption(
+                "work", {}, LAB, [("run", None, SPEC, "9", None, None)], "adopt 9", 3.0
+            )
         assert [j.job_id for j in await store.jobs("work")] == ["7"]
         assert set((await store.session_manifest("work"))[1]["clusters"]) == {"other", "lab"}
     finally:
