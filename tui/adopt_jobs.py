@@ -6,7 +6,7 @@ on them as on any job. Nothing is submitted here."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -84,9 +84,13 @@ async def adopt(
     now: float,
     *,
     outputs: Sequence[str] = (),
+    configured: Mapping[str, Sequence[str]] | None = None,
 ) -> AdoptReport:
     """Adopt each scheduler job (an array's base ID adopts every task) into `session`; a job
-    adopted before is left as it is (its declared outputs replaced by `outputs` when given)."""
+    adopted before is left as it is (its declared outputs replaced by `outputs` when given). Without
+    `outputs`, a job's outputs are those `configured` under its name (the config file's
+    [adopted.NAME] tables), so outputs declared there later apply at the next adoption."""
+    configured = configured or {}
     report = AdoptReport(session, cluster.name)
     try:
         check_name(session)
@@ -97,8 +101,9 @@ async def adopt(
     for job_id in dict.fromkeys(j.strip() for j in job_ids):
         known = [j for j in await store.jobs_by_scheduler_id(job_id) if j.cluster == cluster.name]
         if known:
+            declared = outputs or configured.get(known[0].name, ())
             try:
-                await _already(store, report, job_id, known, outputs, now)
+                await _already(store, report, job_id, known, declared, now)
             except ValueError as exc:
                 report.refused.append((job_id, f"job {job_id}: --output: {exc}"))
             continue
@@ -108,8 +113,9 @@ async def adopt(
             continue
         try:
             captured = await adopter.capture(job_id)
+            declared = outputs or configured.get(captured.name, ())
             captured = replace(
-                captured, spec=replace(captured.spec, outputs=_outputs(outputs, captured.spec.workdir))
+                captured, spec=replace(captured.spec, outputs=_outputs(declared, captured.spec.workdir))
             )
             await _record(store, cluster, session, captured, now)
         except (SchedulerRejected, BackendUnavailable, InputError, ValueError) as exc:
@@ -153,6 +159,11 @@ def _outputs(paths: Sequence[str], workdir: str) -> tuple[OutputCheck, ...]:
     return tuple(absolute)
 
 
+def _declared(paths: Sequence[str], job: Job) -> tuple[OutputCheck, ...]:
+    """`paths` as a job's outputs, for its task."""
+    return tuple(replace(o, path=_task_path(o.path, job.task)) for o in _outputs(paths, job.spec.workdir))
+
+
 def _task_path(template: str, task: int | None) -> str:
     values: dict[str, object] = {} if task is None else {"task": task}
     return expand(template, keep=("attempt",), **values)
@@ -168,7 +179,7 @@ async def _already(
 ) -> None:
     """A job adopted (or submitted by jobdeck) before: nothing is done, unless outputs are declared."""
     where = ", ".join(sorted({f"{j.session}/{j.name}" for j in known}))
-    if not outputs:
+    if not outputs or all(j.spec.outputs == _declared(outputs, j) for j in known):
         report.already.append((job_id, f"job {job_id} is already {where}: nothing done"))
         return
     by_session: dict[str, list[Job]] = {}
@@ -177,10 +188,7 @@ async def _already(
     for name, jobs in by_session.items():
         definitions = []
         for job in jobs:
-            declared = tuple(
-                replace(o, path=_task_path(o.path, job.task)) for o in _outputs(outputs, job.spec.workdir)
-            )
-            definitions.append((job.name, job.task, replace(job.spec, outputs=declared)))
+            definitions.append((job.name, job.task, replace(job.spec, outputs=_declared(outputs, job))))
         await store.add_jobs(await store.session_id(name), definitions, now)
     shown = ", ".join(outputs)
     report.declared.append(

@@ -32,7 +32,8 @@ from tui.queue_clusters import no_clusters_message, queue_clusters
     "outputs",
     multiple=True,
     help="An output the job writes (relative to its work dir; {task} for array tasks), checked by "
-    "validate; given for a job adopted before, it declares that job's outputs.",
+    "validate; given for a job adopted before, it declares that job's outputs. Without it, the "
+    "config file's [adopted.NAME] outputs apply.",
 )
 @json_option
 @with_db
@@ -68,7 +69,16 @@ async def adopt(
     backend = cluster.open_backend(ctx.obj["db"].parent / "local-jobs", session)
     try:
         try:
-            report = await adopt_jobs(store, cluster, backend, job_ids, session, time.time(), outputs=outputs)
+            report = await adopt_jobs(
+                store,
+                cluster,
+                backend,
+                job_ids,
+                session,
+                time.time(),
+                outputs=outputs,
+                configured=config.adopted_outputs,
+            )
         finally:
             await backend.close()
         jobs = await _polled(store, session, {c.name for c in report.adopted})

@@ -6,6 +6,7 @@ outputs declared at or after adoption are validated, and bad IDs are one line ea
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +158,25 @@ def test_a_job_the_controller_no_longer_holds_is_adopted_from_accounting(queue_d
         SETTLE,
     )
     assert (queue_deck.workdir / f"{name}-{new_id}.out").read_text() == "argc=1\n[gamma]\n"
+
+
+def test_outputs_declared_in_the_config_file_apply_at_adoption_and_again_later(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("aconf")
+    script = str(queue_deck.workdir / "writes_outputs.sh")
+    job_id = queue_deck.sbatch(f"--job-name={name}", "--time=5", script, "a.txt")
+    config = Path(queue_deck.env["JOBDECK_CONFIG"])
+    base = config.read_text(encoding="utf-8")
+    config.write_text(f'{base}[adopted.{name}]\noutputs = ["a.txt", "b.txt"]\n', encoding="utf-8")
+
+    report = queue_deck.json("adopt", job_id)
+    assert report["adopted"][0]["outputs"] == [f"{queue_deck.workdir}/a.txt", f"{queue_deck.workdir}/b.txt"]
+    rows = queue_deck.sync_reports("adopted", limit=SETTLE, what="the adopted job ends")[0]
+    assert rows[(name, None)]["state"] == "PARTIAL"  # b.txt was never written
+
+    again = queue_deck.run("adopt", job_id)  # the same config: nothing to change
+    assert again.returncode == 0 and "nothing done" in again.stdout
+    config.write_text(f'{base}[adopted.{name}]\noutputs = ["a.txt"]\n', encoding="utf-8")
+    later = queue_deck.run("adopt", job_id)
+    assert later.returncode == 0 and "outputs declared (a.txt)" in later.stdout
+    checked = queue_deck.json("validate", "--force", f"adopted/{name}")
+    assert [r["state"] for r in checked] == ["SUCCEEDED"]
