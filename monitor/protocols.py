@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from monitor.adoption import Captured
 from monitor.model import (
     Job,
     JobSpec,
@@ -29,6 +30,16 @@ class Requeuer(Protocol):
 
     async def requeue(self, job_id: str) -> None:
         """Raises SchedulerRejected when the scheduler no longer holds the job."""
+        ...
+
+
+class Adopter(Protocol):
+    """An optional capability: read back how a job submitted outside jobdeck was submitted (its
+    batch script, arguments, work dir, logs and options) and keep its script where a restart finds it."""
+
+    async def capture(self, job_id: str) -> Captured:
+        """Raises SchedulerRejected, in one line naming the job, for a job the scheduler does not
+        know or one of another user."""
         ...
 
 
@@ -58,6 +69,11 @@ class Backend(Protocol):
     def queue_lister(self) -> QueueLister | None:
         """The backend itself when it can list every job of the user ("My jobs", `jobdeck queue`),
         else None."""
+        ...
+
+    @property
+    def adopter(self) -> Adopter | None:
+        """What captures how a job of the user was submitted (`jobdeck adopt`), else None."""
         ...
 
     @property

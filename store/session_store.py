@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -339,6 +340,75 @@ class SessionStore:
                 events.append(
                     (job.id, Event(now, sub.kind, message, State.SUBMITTING, State.QUEUED, attempt=number))
                 )
+            await _insert_events(conn, session_id, events)
+
+    async def record_adoption(
+        self,
+        session: str,
+        new_manifest: dict[str, Any],
+        cluster: dict[str, Any],
+        adopted: Sequence[tuple[str, int | None, JobSpec, str, str | None, str | None]],
+        command: str,
+        now: float,
+    ) -> None:
+        """Jobs submitted outside jobdeck, in one transaction: the session (`new_manifest` when it
+        is new, else `cluster` added to its stored manifest, so it is monitored like any other), each
+        (name, task, spec, scheduler ID, log, err) as a logical job, and its first attempt, of kind
+        adopt, under its own scheduler ID."""
+        rows = await self._rows("SELECT id, manifest FROM sessions WHERE name = ?", (session,))
+        manifest = json.loads(rows[0][1] or "{}") if rows else dict(new_manifest)
+        clusters = manifest.setdefault("clusters", {})
+        known = clusters.get(cluster["name"])
+        if known is not None and known != cluster:
+            raise InputError(
+                f"session {session!r} already has a cluster {cluster['name']!r} set up otherwise "
+                f"({known.get('backend')}, host {known.get('host')}): adopt into another --session"
+            )
+        clusters[cluster["name"]] = cluster
+        names = {(name, task) for name, task, *_ in adopted}
+        taken = await self._rows(
+            "SELECT j.name, j.task FROM jobs j JOIN sessions s ON s.id = j.session_id WHERE s.name = ?",
+            (session,),
+        )
+        clash = sorted({name for name, task in taken if (name, task) in names})
+        if clash:
+            raise InputError(
+                f"session {session!r} already has a job named {clash[0]!r}: adopt into another --session"
+            )
+        doc = json.dumps(manifest, sort_keys=True, default=str)
+        async with self._writing(None) as conn:
+            await conn.execute(
+                "INSERT INTO sessions (name, manifest_path, manifest, created_at, updated_at) VALUES (?, NULL, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at",
+                (session, doc, now, now),
+            )
+            cursor = await conn.execute("SELECT id FROM sessions WHERE name = ?", (session,))
+            row = await cursor.fetchone()
+            assert row is not None, "the session was just written"
+            session_id = row[0]
+            first = adopted[0]
+            cursor = await conn.execute(
+                "INSERT INTO submissions (session_id, job_name, kind, tag, cluster, tasks, command, status, "
+                "scheduler_id, created_at, settled_at) VALUES (?, ?, 'adopt', ?, ?, ?, ?, 'submitted', ?, ?, ?)",
+                (session_id, first[0], f"adopt:{uuid.uuid4().hex[:12]}", first[2].cluster,
+                 json.dumps([task for _, task, *_ in adopted]), command, first[3].split("_", 1)[0], now, now),
+            )  # fmt: skip
+            submission_id = cursor.lastrowid
+            events = []
+            for name, task, spec, scheduler_id, log, err in adopted:
+                cursor = await conn.execute(
+                    "INSERT INTO jobs (session_id, name, task, cluster, state, spec, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, 'QUEUED', ?, ?, ?)",
+                    (session_id, name, task, spec.cluster, spec_to_json(spec), now, now),
+                )
+                job_id = cursor.lastrowid
+                await conn.execute(
+                    "INSERT INTO attempts (job_id, number, submission_id, kind, scheduler_id, state, log_path, "
+                    "err_path) VALUES (?, 1, ?, 'adopt', ?, 'QUEUED', ?, ?)",
+                    (job_id, submission_id, scheduler_id, log, err),
+                )
+                message = f"adopt: scheduler ID {scheduler_id}, submitted outside jobdeck (attempt 1)"
+                events.append((job_id, Event(now, "adopt", message, None, State.QUEUED, attempt=1)))
             await _insert_events(conn, session_id, events)
 
     async def reject_submission(

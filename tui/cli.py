@@ -32,6 +32,7 @@ _COMMANDS = {
     "submit-pending": "tui.cli_recover:submit_pending",
     "demo": "tui.cli_submit:demo",
     "track": "tui.cli_submit:track",
+    "adopt": "tui.cli_adopt:adopt",
 }
 
 

@@ -9,6 +9,8 @@ columns = ["name", "state", "partition", "time_left"]   # chosen with the column
 [clusters.lab]             # the same keys as a manifest's [clusters.NAME]
 backend = "slurm"
 host = "login.lab.example.org"
+[adopted.train-resnet]     # an adopted job, by its name: its outputs ({task} for array tasks),
+outputs = ["model.pt"]     # declared by `jobdeck adopt JOBID` (at adoption, or again later)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class UserConfig:
     history_hours: float = DEFAULT_HISTORY_HOURS
     columns: tuple[str, ...] = ()  # the queue table's columns; () for the default set
     path: Path | None = None  # the file read, if any
+    adopted_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by adopted job name
 
 
 def config_path() -> Path:
@@ -66,6 +69,11 @@ def _validated(path: Path, data: dict[str, Any]) -> UserConfig:
         history: float = Field(DEFAULT_HISTORY_HOURS, gt=0)
         columns: list[str] = []
 
+    class Adopted(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        outputs: list[str] = Field(min_length=1)
+
     class Schema(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
@@ -73,6 +81,7 @@ def _validated(path: Path, data: dict[str, Any]) -> UserConfig:
         keymap: dict[str, str] = {}
         queue: Queue = Queue()
         clusters: dict[str, dict[str, Any]] = {}
+        adopted: dict[str, Adopted] = {}
 
     try:
         checked = Schema.model_validate(data)
@@ -81,6 +90,13 @@ def _validated(path: Path, data: dict[str, Any]) -> UserConfig:
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise InputError(f"{path}: {where}: {first['msg']}") from None
     queue = checked.queue
+    adopted = {name: tuple(table.outputs) for name, table in checked.adopted.items()}
     return UserConfig(
-        checked.read_only, checked.keymap, checked.clusters, queue.history, tuple(queue.columns), path
+        checked.read_only,
+        checked.keymap,
+        checked.clusters,
+        queue.history,
+        tuple(queue.columns),
+        path,
+        adopted,
     )

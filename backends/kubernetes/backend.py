@@ -67,6 +67,7 @@ class KubernetesBackend:
     kind = "kubernetes"
     map_state = staticmethod(map_kubernetes)
     requeuer = None
+    adopter = None  # a Job created by kubectl cannot be adopted yet
 
     @property
     def queue_lister(self) -> KubernetesBackend:

@@ -76,6 +76,7 @@ class LocalBackend:
     kind = "local"
     map_state = staticmethod(map_slurm)  # the shim records SLURM's words
     requeuer = None
+    adopter = None  # its jobs are jobdeck's own: nothing to adopt
     queue_lister = None  # every job of the user: not listed yet
     tail_reader = None  # logs are files that stay where the job wrote them
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from backends.runners.base import CommandResult, Runner
 from backends.runners.files import RemoteFiles
+from backends.slurm.adopter import SlurmAdopter, adopted_preamble
 from backends.slurm.commands import (
     TIME_ENV,
     parse_sbatch,
@@ -41,7 +42,8 @@ SCRIPT_HEADER_BYTES = 65536
 
 class SlurmBackend:
     """monitor.protocols.Backend for one SLURM cluster; it can requeue (`scontrol requeue`) and list
-    every job of the user (`squeue --me`, backends/slurm/queue_lister.py)."""
+    every job of the user (`squeue --me`, backends/slurm/queue_lister.py) and capture how a job of
+    the user was submitted, for adoption (backends/slurm/adopter.py)."""
 
     kind = "slurm"
     map_state = staticmethod(map_slurm)
@@ -54,6 +56,10 @@ class SlurmBackend:
     @property
     def queue_lister(self) -> SlurmBackend:
         return self
+
+    @property
+    def adopter(self) -> SlurmAdopter:
+        return SlurmAdopter(self.cluster, self.runner, self.timeout)
 
     def __init__(
         self, cluster: str, runner: Runner, *, timeout: float = 30.0, submit_timeout: float = 60.0
@@ -69,7 +75,9 @@ class SlurmBackend:
 
     def describe_submit(self, request: SubmitRequest) -> str:
         script = render_batch_script(request)
-        return f"{shlex.join(sbatch_argv(request))} <<'EOF'\n{script.rstrip()}\nEOF"
+        return (
+            f"{adopted_preamble(request)}{shlex.join(sbatch_argv(request))} <<'EOF'\n{script.rstrip()}\nEOF"
+        )
 
     async def submit(self, request: SubmitRequest) -> SubmitResult:
         try:

@@ -119,3 +119,11 @@ def test_configured_clusters_replace_the_guesses(bare: Path, monkeypatch: pytest
     monkeypatch.setenv("KUBECONFIG", str(write(bare / "kubeconfig", KUBECONFIG.format(current="prod"))))
     write(bare / "config.toml", '[clusters.hpc]\nbackend = "slurm"\n')
     assert list(queue_clusters(load_config())) == ["hpc"]
+
+
+def test_outputs_of_adopted_jobs_are_read_by_job_name(bare: Path) -> None:
+    write(bare / "config.toml", '[adopted.train-7]\noutputs = ["model.pt", "out/{task}.txt"]\n')
+    assert load_config().adopted_outputs == {"train-7": ("model.pt", "out/{task}.txt")}
+    config = write(bare / "config.toml", "[adopted.train-7]\noutputs = []\n")
+    with pytest.raises(InputError, match=f"^{config}: adopted.train-7.outputs: "):
+        load_config()

@@ -1,6 +1,7 @@
 """My jobs over the real SLURM test cluster: a job submitted with plain `sbatch` (no manifest, no
 session) appears when the app opens on an empty database, with its partition and time limit; its log
-is read through the backend, and `c` cancels it after asking. The cluster is shared: only the job
+is read through the backend, and `c` cancels it after asking; `A` adopts another into the session
+`adopted`, which then names it and opens on enter. The cluster is shared: only the job
 this test submits (by its unique name) is looked at, and it is scancelled at the end."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.widgets import Input
 
 from tui.config import load_config
 from tui.screens.confirm_screen import ConfirmScreen
+from tui.screens.jobs_screen import JobsScreen
 from tui.screens.log_screen import LogScreen
 from tui.screens.queue_screen import QueueScreen
 from tui.widgets.log_view import LogView
@@ -94,3 +96,38 @@ async def test_a_plain_sbatch_job_shows_in_my_jobs_and_c_cancels_it(sleeper, tmp
         ["squeue", "-h", "-j", sleeper.job_id, "-o", "%T"], capture_output=True, text=True, timeout=20
     )
     assert squeue.stdout.strip() in ("", "CANCELLED", "COMPLETING")
+
+
+async def test_a_plain_sbatch_job_adopted_from_my_jobs_shows_its_session(sleeper, tmp_path, make_app) -> None:
+    """A, after the confirmation, adopts the job into the session `adopted`: it is named by it in
+    My jobs at once, and enter opens the session with the job under its own ID."""
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[clusters.lab]\nbackend = "slurm"\n')
+    app = make_app(tmp_path / "empty.db", None, load_config(config_file), polling=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.until(lambda: isinstance(app.screen, QueueScreen), "My jobs")
+        await pilot.press("slash")
+        app.screen.query_one("#filter", Input).value = sleeper.name
+        await pilot.press("enter")
+        await app.until(lambda: app.table.cursor_key == f"lab/{sleeper.job_id}", "the job", timeout=120)
+        assert app.row(sleeper.name)[4] != "adopted"
+        await pilot.press("A")
+        await app.until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert (
+            "session `adopted`" in app.screen_text()
+            and f"lab/{sleeper.job_id}  {sleeper.name}" in app.screen.body
+        )
+        await pilot.press("y")
+        await app.until(
+            lambda: app.notes_with(f"adopted job {sleeper.job_id} as adopted/{sleeper.name}"),
+            "the report",
+            120,
+        )
+        await app.until(lambda: app.row(sleeper.name)[4] == "adopted", "the SESSION column", timeout=60)
+        await pilot.press("enter")
+        await app.until(lambda: isinstance(app.screen, JobsScreen), "the session adopted")
+        assert app.screen.session == "adopted"
+        await app.until(
+            lambda: app.row(sleeper.name) is not None, "the adopted job in its session", timeout=60
+        )
+        assert sleeper.job_id in app.row(sleeper.name)

@@ -14,6 +14,7 @@ from monitor.errors import BackendUnavailable, JobdeckError
 from monitor.log_tail import chunk_reader
 from monitor.protocols import Backend
 from monitor.queue import QueueEntry
+from tui.adopt_jobs import adopt
 from tui.config import config_path
 from tui.config_write import save_queue_columns
 from tui.queue_row_cache import QueueRowCache
@@ -158,11 +159,19 @@ class QueueActions(FilterScreen):
         title = f"Adopt {len(fresh)} job(s) into session `{ADOPTED_SESSION}`?"
         if not await self.app.push_screen_wait(ConfirmScreen(title, listing(fresh), "Adopt")):
             return
-        from tui.adopt_jobs import adopt  # type: ignore[import-not-found]  # lands with issue 15's adoption
 
         async def adopt_on(cluster: str, backend: Backend, ids: list[str]) -> None:
             now = self.app.clock()
-            report = await adopt(self.app.store, feed.clusters[cluster], backend, ids, ADOPTED_SESSION, now)
+            configured = self.app.config.adopted_outputs  # [adopted.NAME] outputs, as jobdeck adopt
+            report = await adopt(
+                self.app.store,
+                feed.clusters[cluster],
+                backend,
+                ids,
+                ADOPTED_SESSION,
+                now,
+                configured=configured,
+            )
             for line in report.lines():
                 self.notify(line, timeout=10)
 
