@@ -25,6 +25,7 @@ from tui.cli_common import (
     session_option,
     with_db,
 )
+from tui.cli_queue_jobs import cluster_option, print_queued_log
 from tui.log_wiring import log_source
 
 FOLLOW_EVERY = 1.0  # seconds between two looks at a followed log (and at the job's state in the store)
@@ -45,14 +46,20 @@ class LogUnreadable(JobdeckError):
 )
 @click.option("--stderr", is_flag=True, help="The attempt's stderr, where it has a file of its own.")
 @click.option("--tail", "tail_lines", type=click.IntRange(min=0), help="Only the last N lines.")
+@cluster_option
 @with_db
 @click.pass_context
 @run_async
 async def logs(
     ctx: click.Context, job: str, session: str | None, follow: bool, attempt: int | None, stderr: bool,
-    tail_lines: int | None,
+    tail_lines: int | None, cluster: str | None,
 ) -> None:  # fmt: skip
     """Print JOB's log (an array task as NAME[TASK]): SLURM and local files, over SSH, Kubernetes pods."""
+    if cluster is not None:
+        if session is not None or attempt is not None:
+            raise InputError("--cluster: a job of the queue has one attempt and no session to name")
+        await print_queued_log(ctx, cluster, job, stderr, follow, tail_lines)
+        return
     store = await open_existing_store(ctx)
     if store is None:
         raise InputError(f"no job {job!r} (no database at {db_path(ctx)})")
@@ -97,10 +104,10 @@ async def _show(
     controller: Controller, store: SessionStore, job: Job, path: str, follow: bool, tail_lines: int | None
 ) -> None:
     source = log_source(job, controller, store)
-    tail, batch = await _opened(source.read, source.read_chunk, path, tail_lines)
+    tail, batch = await opened(source.read, source.read_chunk, path, tail_lines)
     while follow:
-        batch = await _read(tail.poll)
-        _print(batch)
+        batch = await read_batch(tail.poll)
+        print_batch(batch)
         if batch.behind:
             continue
         if not batch.lines and await _ended(store, job):
@@ -110,37 +117,37 @@ async def _show(
         click.echo(batch.pending)
 
 
-async def _opened(
+async def opened(
     read: ReadBytes, read_chunk: ReadChunkOf | None, path: str, tail_lines: int | None
 ) -> tuple[LogTail, TailBatch]:
     """A tail opened at the log's start, all of it printed, or its last `tail_lines` lines printed;
     and the last batch read."""
     if tail_lines is None:
         tail = LogTail(read, path, start_offset=0, max_behind=WHOLE, read_chunk=read_chunk)
-        batch = await _read(tail.open)
-        _print(batch)
+        batch = await read_batch(tail.open)
+        print_batch(batch)
         while batch.behind:
-            batch = await _read(tail.poll)
-            _print(batch)
+            batch = await read_batch(tail.poll)
+            print_batch(batch)
         return tail, batch
     window = 64 * 1024
     while True:
         tail = LogTail(read, path, tail_bytes=window, max_behind=WHOLE, read_chunk=read_chunk)
-        batch = await _read(tail.open)
+        batch = await read_batch(tail.open)
         if len(batch.lines) >= tail_lines or batch.size <= window:
-            _print(TailBatch(batch.lines[len(batch.lines) - tail_lines :] if tail_lines else []))
+            print_batch(TailBatch(batch.lines[len(batch.lines) - tail_lines :] if tail_lines else []))
             return tail, batch
         window *= 4
 
 
-async def _read(read: Callable[[], Awaitable[TailBatch]]) -> TailBatch:
+async def read_batch(read: Callable[[], Awaitable[TailBatch]]) -> TailBatch:
     try:
         return await read()
     except OSError as exc:  # FileNotFoundError, PermissionError: one line, exit 1
         raise LogUnreadable(str(exc)) from None
 
 
-def _print(batch: TailBatch) -> None:
+def print_batch(batch: TailBatch) -> None:
     for line in (*batch.notices, *batch.lines):
         click.echo(line)
 

@@ -11,6 +11,7 @@ import click
 
 from monitor.chains import ready_stages
 from monitor.controller import Controller
+from monitor.errors import InputError
 from monitor.mark_failed import mark_failed
 from monitor.model import Job
 from monitor.restart import restart
@@ -29,6 +30,7 @@ from tui.cli_common import (
     session_option,
     with_db,
 )
+from tui.cli_queue_jobs import cancel_queued, cluster_option
 from tui.job_json import job_dict
 from tui.submit_report import submission_dict, submission_line
 
@@ -78,11 +80,22 @@ async def _refreshed(store: SessionStore, jobs: Sequence[Job]) -> list[dict[str,
     return [job_dict(j) for j in await store.jobs(ids=[j.id for j in jobs if j.id is not None])]
 
 
-@recovery_command("cancel", "cancel")
+@recovery_command("cancel", "cancel", cluster_option)
 async def cancel(
-    ctx: click.Context, jobs: Sequence[str], session: str | None, dry_run: bool, as_json: bool
+    ctx: click.Context,
+    jobs: Sequence[str],
+    session: str | None,
+    cluster: str | None,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
-    """Cancel jobs (every task of an array named without [TASK])."""
+    """Cancel jobs (every task of an array named without [TASK]); with --cluster, scheduler job IDs
+    of the queue, in a session or not."""
+    if cluster is not None:
+        if session is not None:
+            raise InputError("--cluster and --session: name jobs of a session, or job IDs of a cluster")
+        await cancel_queued(ctx, cluster, jobs, dry_run, as_json)
+        return
 
     async def act(controller: Controller, mine: list[Job]) -> list[str]:
         if dry_run:

@@ -55,7 +55,7 @@ APP_KEYS = (
 )
 
 JOB_KEYS = (
-    KeyAction("jobs.logs", "l", "logs", "Log of the selected job's current attempt", "jobdeck status JOB --json (log_path)"),
+    KeyAction("jobs.logs", "l", "logs", "Log of the selected job's current attempt", "jobdeck logs JOB [--follow]"),
     KeyAction("jobs.validate", "v", "validate", "Check the expected outputs of the selected jobs", "jobdeck validate JOB"),
     KeyAction("jobs.resume", "r", "resume", "Resubmit only the missing tasks of a PARTIAL job", "jobdeck resume JOB", True),
     KeyAction("jobs.restart", "R", "restart", "New attempt of a FAILED, CANCELLED or LOST job", "jobdeck restart JOB", True),
@@ -70,8 +70,8 @@ JOB_KEYS = (
 )  # fmt: skip
 
 QUEUE_KEYS = (
-    KeyAction("queue.logs", "l", "logs", "Log of the selected job (stdout, o for stderr)", "jobdeck queue --json (log_path)"),
-    KeyAction("queue.cancel", "c", "cancel", "Cancel the selected (or marked) jobs of the queue", "jobdeck cancel JOB (in a session)", True),
+    KeyAction("queue.logs", "l", "logs", "Log of the selected job (stdout, o for stderr)", "jobdeck logs --cluster C JOBID"),
+    KeyAction("queue.cancel", "c", "cancel", "Cancel the selected (or marked) jobs of the queue", "jobdeck cancel --cluster C JOBID...", True),
     KeyAction("queue.adopt", "A", "adopt", "Adopt the selected (or marked) jobs into session `adopted`", "jobdeck adopt JOBID... [--cluster C]", True),
     KeyAction("queue.columns", "C", "pick_columns", "Choose the columns (saved in the config's [queue] columns)", "config.toml: queue.columns", label="columns"),
     KeyAction("queue.toggle_finished", "a", "toggle_finished", "Show or hide finished jobs", "jobdeck queue --since HOURS"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from backends.slurm.parse import is_accounting_disabled
@@ -37,6 +38,7 @@ class SlurmQueue:
         self._oldest_end = math.inf
         self._since: float | None = None  # the window of the last accounting answer
         self._awaited: dict[str, tuple[QueueEntry, float]] = {}  # left the queue: last entry, when
+        self._paths: dict[str, tuple[str, str | None]] = {}  # log and err paths of jobs that left
         self._accounting = True
         self._disabled_said = False
         self._listed: tuple[QueueEntry, ...] | None = None  # what _entries gave, until a change
@@ -70,6 +72,8 @@ class SlurmQueue:
             for entry in self._queue:
                 if entry.job_id not in ids:
                     self._awaited[entry.job_id] = (entry, now)
+                    if entry.log_path is not None:
+                        self._paths[entry.job_id] = (entry.log_path, entry.err_path)
         for job_id in [j for j in self._awaited if j in ids]:
             del self._awaited[job_id]
         self._queue, self._queue_ids, self._listed, self._rest = queue, ids, None, None
@@ -97,10 +101,11 @@ class SlurmQueue:
             e.job_id: e for e in history_rows(backend.cluster, answer.stdout.decode(errors="replace"))
         }
         self._finished = {
-            job_id: entry
+            job_id: self._with_paths(entry)
             for job_id, entry in finished.items()
             if entry.finished and (entry.end_time is None or entry.end_time >= since)
         }
+        self._paths = {j: p for j, p in self._paths.items() if j in self._finished or j in self._awaited}
         self._oldest_end = min((e.end_time or math.inf for e in self._finished.values()), default=math.inf)
         self._since = since
         now = time.time()
@@ -115,6 +120,14 @@ class SlurmQueue:
                 f"{backend.cluster}: accounting does not list job {shown} as finished "
                 f"{ACCOUNTING_LAG:.0f} s after {'it' if len(unknown) == 1 else 'they'} left the queue"
             )
+
+    def _with_paths(self, entry: QueueEntry) -> QueueEntry:
+        """A finished job with the log paths the queue showed: accounting keeps none (SLURM 22.05
+        has no StdOut field), so a job that ended before it was first listed has none."""
+        paths = self._paths.get(entry.job_id)
+        if paths is None or entry.log_path is not None:
+            return entry
+        return replace(entry, log_path=paths[0], err_path=paths[1])
 
     def _trim(self, since: float) -> None:
         """The window moved on: drop the finished jobs that ended before it."""

@@ -74,3 +74,58 @@ def test_a_job_of_a_session_is_listed_with_the_sessions_name(queue_deck: QueueDe
     queue_deck.submitted.append(job_id)
     row = queue_deck.wait(lambda: queue_deck.mine().get(name), 60, f"row of {name}")
     assert row["job_id"] == job_id and row["session"] == session
+
+
+def test_cancel_and_logs_take_a_job_of_the_queue_by_its_cluster_and_id(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("act")
+    job_id = queue_deck.sbatch(f"--job-name={name}", "--time=5", "sleeper.sh", "300")
+    queue_deck.wait(lambda: queue_deck.mine().get(name), 60, f"row of {name}")
+
+    log = queue_deck.run("logs", "--cluster", "lab", job_id)  # the job has printed nothing yet
+    assert log.returncode in (0, 1), log.stderr  # 1: its log file is not created until it starts
+    dry = queue_deck.run("cancel", "--cluster", "lab", job_id, "--dry-run")
+    assert dry.returncode == 0 and f"lab: would cancel job {job_id} ({name}" in dry.stdout
+    assert queue_deck.mine()[name]["state"] in ("QUEUED", "RUNNING")
+    sent = queue_deck.json("cancel", "--cluster", "lab", job_id)
+    assert sent["actions"] == [f"lab: cancel sent for job {job_id} ({name}, {sent['jobs'][0]['state']})"]
+
+    def cancelled() -> dict[str, Any] | None:
+        row = queue_deck.mine().get(name)
+        return row if row and row["state"] == "CANCELLED" else None
+
+    queue_deck.wait(cancelled, 120, f"{name} CANCELLED")
+    again = queue_deck.run("cancel", "--cluster", "lab", job_id)
+    assert again.returncode == 0 and f"job {job_id} ({name}) already ended CANCELLED" in again.stdout
+
+
+def test_logs_of_a_running_job_of_the_queue(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("log")
+    job_id = queue_deck.sbatch(
+        f"--job-name={name}", "--time=5", "--wrap", "echo started; echo second; sleep 300"
+    )
+
+    def printed() -> str | None:
+        log = queue_deck.run("logs", "--cluster", "lab", job_id)
+        return log.stdout if log.returncode == 0 and "second" in log.stdout else None
+
+    assert queue_deck.wait(printed, 120, f"the log of {name}") == "started\nsecond\n"
+    assert queue_deck.run("logs", "--cluster", "lab", job_id, "--tail", "1").stdout == "second\n"
+    row = queue_deck.mine()[name]
+    assert row["log_path"] == f"{queue_deck.workdir}/slurm-{job_id}.out"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("logs", "--cluster", "lab", "999999999"), "job 999999999: not in the queue of lab (nor ended in the last 24 h)"),
+        (("cancel", "--cluster", "nope", "1"), "--cluster: unknown cluster 'nope' (known: lab)"),
+        (("cancel", "--cluster", "lab", "--session", "s", "1"), "--cluster and --session: name jobs of a session, or job IDs of a cluster"),
+        (("logs", "--cluster", "lab", "--attempt", "2", "1"), "--cluster: a job of the queue has one attempt and no session to name"),
+    ],
+)  # fmt: skip
+def test_bad_queue_job_references_are_one_line(
+    queue_deck: QueueDeck, args: tuple[str, ...], said: str
+) -> None:
+    result = queue_deck.run(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"jobdeck: error: {said}"]

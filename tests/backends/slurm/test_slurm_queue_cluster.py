@@ -108,6 +108,7 @@ async def test_finished_jobs_with_their_exit_code_and_efficiency(backend, cluste
         assert job.cpu_efficiency is not None and 0 < job.cpu_efficiency <= 1
         assert job.max_rss is not None and job.max_rss >= 100 << 20
         assert job.req_mem == 200 << 20
+        assert job.log_path == str(tmp_path / f"slurm-{job.job_id}.out")  # as the queue showed it
     # the window moved past their end: the last answer is trimmed, accounting is not asked for that
     later = await backend.list_queue(max(done.end_time or 0, failed.end_time or 0) + 1)
     assert not {e.job_id for e in later.entries} & set(ids.values())
