@@ -5,6 +5,7 @@ the README screenshots), and the real app with a few helpers to wait on it and r
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import inspect
 import json
 import os
@@ -233,9 +234,13 @@ def utc() -> Iterator[None]:
 
 
 @pytest.fixture
-def snapshot_db(utc: None) -> Path:
-    """The fixed session of the snapshots, rebuilt from scratch for each test."""
-    return asyncio.run(snapshot_session.build_session())
+def snapshot_db(utc: None) -> Iterator[Path]:
+    """The fixed session of the snapshots, rebuilt from scratch for each test. Its folder is one
+    fixed path (the snapshots show it), so a test holds it alone, whatever pytest-xdist worker runs
+    the others."""
+    with open(f"{snapshot_session.FOLDER}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield asyncio.run(snapshot_session.build_session())
 
 
 class DrivenApp(JobdeckApp):
