@@ -24,6 +24,7 @@ from backends.slurm.parse import (
 from backends.slurm.queue_commands import HISTORY_FIELDS, QUEUE_FIELDS
 from backends.slurm.states import map_slurm
 from backends.slurm.units import duration, requested_memory, size_bytes, tres_gpus, tres_memory
+from monitor.log_patterns import resolve_pattern
 from monitor.queue import QueueEntry, queue_state
 
 _QUEUE_NAMES = tuple(name for name, _ in QUEUE_FIELDS)
@@ -156,11 +157,26 @@ def _entries(
         **facts,
     }
     entries = []
-    for job_id, _ in ids:
+    for job_id, raw in ids:
         base, _sep, task = job_id.partition("_")
         array = {"array_id": base, "task": int(task)} if task else {}
-        entries.append(QueueEntry(job_id=job_id, **array, **common))  # type: ignore[arg-type]
+        paths = {
+            key: _resolved(
+                path, raw or (None if task else job_id), base, int(task) if task else None, row["name"]
+            )
+            for key in ("log_path", "err_path")
+            if isinstance(path := facts.get(key), str) and "%" in path
+        }
+        entries.append(QueueEntry(job_id=job_id, **array, **{**common, **paths}))  # type: ignore[arg-type]
     return tuple(entries)
+
+
+def _resolved(pattern: str, raw: str | None, base: str, task: int | None, name: str) -> str:
+    """A log path as squeue shows it while the job waits (`logs/%x-%j.out`), filled in with what
+    is known, as the job will write it."""
+    return resolve_pattern(
+        pattern, job_id=raw, array_job_id=base if task is not None else None, task=task, name=name
+    )
 
 
 def _count(text: str) -> int | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.slurm.queue_commands import QUEUE_FIELDS
 from backends.slurm.queue_parse import history_rows, queue_line
 from backends.slurm.units import duration, requested_memory, size_bytes, tres_gpus, tres_memory
 from monitor.states import State
@@ -139,3 +140,25 @@ def test_gpus_and_memory_in_trackable_resources():
     assert tres_gpus("gres/gpu:a100=2,gres/gpu:v100=1") == 3
     assert tres_memory("cpu=1,mem=4000M,node=1") == 4000 << 20 and tres_memory("cpu=1,mem=2G") == 2 << 30
     assert tres_memory("cpu=1,node=1") is None
+
+
+def _with_paths(line: bytes, stdout: str, stderr: str) -> bytes:
+    fields = line.split(b"\x1f")
+    names = [name for name, _ in QUEUE_FIELDS]
+    fields[names.index("stdout")], fields[names.index("stderr")] = stdout.encode(), stderr.encode()
+    return b"\x1f".join(fields)
+
+
+def test_a_waiting_jobs_log_pattern_is_shown_as_the_job_will_write_it(ids):
+    """squeue prints a pending job's --output as typed (`logs/%x-%j.out`): filled in with what is known."""
+    data = (QUEUE_FIXTURES / "squeue_mine.txt").read_bytes().splitlines()
+    plain = next(line for line in data if line.split(b"\x1f")[0] == ids["held"].encode())
+    (entry,) = queue_line("lab", _with_paths(plain, "/w/logs/%x-%j.out", "/w/logs/%x-%j.err"))
+    assert entry.log_path == f"/w/logs/{entry.name}-{entry.job_id}.out"
+    assert entry.err_path == f"/w/logs/{entry.name}-{entry.job_id}.err"
+    task_line = next(
+        line for line in data if line.split(b"\x1f")[0].startswith(ids["held_array"].encode() + b"_")
+    )
+    (task,) = queue_line("lab", _with_paths(task_line, "/w/%A_%a.out", "/w/100%%.err"))
+    assert task.log_path == f"/w/{task.array_id}_{task.task}.out"
+    assert task.err_path == "/w/100%.err"
