@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import compress, count
+from operator import is_not, itemgetter
 from typing import Any, Literal
 
 from monitor.aggregate import aggregate_state
@@ -140,6 +142,40 @@ def in_shown_order(entries: Sequence[QueueEntry]) -> tuple[QueueEntry, ...]:
             ended[g] = end
     rest.sort(key=lambda pair: -ended.get(pair[0], 0.0))
     return (*first, *(entry for _, entry in rest))
+
+
+class ShownOrder:
+    """in_shown_order, remembered between refreshes: when every entry that is a new object keeps
+    its job, its array and whether (and when) it ended, the order is the last one, applied to the
+    new entries without sorting again (a refresh that changed 1% of 10,000 entries)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[QueueEntry, ...] = ()
+        self._places: list[int] = []  # the index in the given entries of each shown one
+
+    def order(self, entries: Sequence[QueueEntry]) -> tuple[QueueEntry, ...]:
+        entries, last = tuple(entries), self._last
+        self._last = entries
+        if len(entries) == len(last) > 1:
+            # the places where the entry is another object, found in C
+            changed = compress(count(), map(is_not, entries, last))
+            if all(_same_place(entries[i], last[i]) for i in changed):
+                shown: tuple[QueueEntry, ...] = itemgetter(*self._places)(entries)
+                return shown
+        shown = in_shown_order(entries)
+        where = {id(entry): i for i, entry in enumerate(entries)}
+        self._places = [where[id(entry)] for entry in shown]
+        return shown
+
+
+def _same_place(new: QueueEntry, old: QueueEntry) -> bool:
+    """Whether `new` sorts where `old` did: the same job, array and end (in_shown_order's keys)."""
+    return (
+        new.key == old.key
+        and new.array_id == old.array_id
+        and new.finished == old.finished
+        and (not new.finished or new.end_time == old.end_time)
+    )
 
 
 def array_key(entry: QueueEntry) -> str | None:

@@ -19,7 +19,7 @@ from tui.keys import QUEUE_KEYS
 from tui.queue_clusters import no_clusters_message
 from tui.queue_detail import render_array, render_entry
 from tui.queue_row_cache import QueueRowCache
-from tui.queue_rows import chosen_columns, in_shown_order
+from tui.queue_rows import ShownOrder, chosen_columns
 from tui.queue_source import QueueFeed, QueueSnapshot
 from tui.screens.queue_actions import QueueActions
 from tui.widgets.detail_pane import DetailPane
@@ -43,6 +43,7 @@ class QueueScreen(QueueActions):
         self._listing = asyncio.Lock()
         self._shown = False
         self.row_cache = QueueRowCache(())
+        self.shown_order = ShownOrder()
 
     def compose(self) -> ComposeResult:
         columns, _ = chosen_columns(self.app.config.columns)
@@ -119,7 +120,7 @@ class QueueScreen(QueueActions):
                 self._show(snapshot)
 
     def _show(self, snapshot: QueueSnapshot) -> None:
-        self.entries = in_shown_order(snapshot.entries)
+        self.entries = self.shown_order.order(snapshot.entries)
         self._note_health(snapshot)
         self.redraw()
 
