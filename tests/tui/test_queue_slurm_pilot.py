@@ -1,4 +1,4 @@
-"""My jobs over the real SLURM test cluster: a job submitted with plain `sbatch` (no manifest, no
+"""My jobs over the real SLURM test cluster (listed here, and through the loopback sshd): a job submitted with plain `sbatch` (no manifest, no
 session) appears when the app opens on an empty database, with its partition and time limit; its log
 is read through the backend, and `c` cancels it after asking; `A` adopts another into the session
 `adopted`, which then names it and opens on enter. The cluster is shared: only the job
@@ -54,9 +54,21 @@ def sleeper(slurm_conf: str, tmp_path: Path) -> Iterator[Sleeper]:
         subprocess.run(["scancel", job_id], env=env, capture_output=True, timeout=30, check=False)
 
 
-async def test_a_plain_sbatch_job_shows_in_my_jobs_and_c_cancels_it(sleeper, tmp_path, make_app) -> None:
+@pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
+def lab_table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The config file's table of the test cluster, reached here or through the loopback sshd."""
+    table = '[clusters.lab]\nbackend = "slurm"\n'
+    if request.param == "ssh":
+        monkeypatch.setenv("JOBDECK_SSH_CONFIG", str(request.getfixturevalue("ssh_config")))
+        table += f'host = "{os.environ.get("JOBDECK_TEST_SSH_HOST", "jobdeck-test")}"\n'
+    return table
+
+
+async def test_a_plain_sbatch_job_shows_in_my_jobs_and_c_cancels_it(
+    sleeper, tmp_path, make_app, lab_table
+) -> None:
     config_file = tmp_path / "config.toml"
-    config_file.write_text('[clusters.lab]\nbackend = "slurm"\n')
+    config_file.write_text(lab_table)
     app = make_app(tmp_path / "empty.db", None, load_config(config_file), polling=True)
     async with app.run_test(size=SIZE) as pilot:
         await app.until(lambda: isinstance(app.screen, QueueScreen), "My jobs")
