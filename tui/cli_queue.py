@@ -35,7 +35,11 @@ async def queue(ctx: click.Context, only: tuple[str, ...], since: float | None, 
     unknown = [name for name in only if name not in clusters]
     if unknown:
         raise InputError(f"--cluster: unknown cluster {unknown[0]!r} (known: {', '.join(clusters)})")
-    store = await open_existing_store(ctx)
+    unreadable = None
+    try:
+        store = await open_existing_store(ctx)
+    except JobdeckError as exc:  # a damaged database: the queue is still the scheduler's
+        store, unreadable = None, str(exc)
     source = QueueSource(clusters, store, db_path(ctx).parent / "local-jobs")
     try:
         snapshot = await source.refresh(config.history_hours if since is None else since, only or None)
@@ -45,13 +49,19 @@ async def queue(ctx: click.Context, only: tuple[str, ...], since: float | None, 
             await store.close()
     for error in snapshot.errors.values():
         click.echo(f"jobdeck: {error}", err=True)
+    store_error = snapshot.store_error or unreadable
+    if store_error is not None:
+        click.echo(f"jobdeck: jobs not named by their sessions: {store_error}", err=True)
     for report in snapshot.reports.values():
         for notice in report.notices:
-            click.echo(f"jobdeck: {report.cluster}: {notice}", err=True)
+            named = notice if notice.startswith(f"{report.cluster}: ") else f"{report.cluster}: {notice}"
+            click.echo(f"jobdeck: {named}", err=True)
     if as_json:
         emit_json([entry_dict(e, snapshot.at) for e in snapshot.entries])
     else:
         click.echo(queue_table(snapshot.entries, snapshot.at))
+    if store_error is not None:
+        raise JobdeckError("the session database could not be read (see above)")
     if snapshot.errors:  # what answered is printed; a script still learns that a cluster did not
         raise JobdeckError(f"{len(snapshot.errors)} of {len(only or clusters)} clusters did not answer")
 

@@ -29,6 +29,7 @@ class QueueSnapshot:
     errors: dict[str, str] = field(default_factory=dict)  # cluster -> one line
     reports: dict[str, QueueReport] = field(default_factory=dict)  # the clusters that answered
     at: float = 0.0
+    store_error: str | None = None  # why the jobs could not be named by their sessions
 
 
 class QueueFeed(Protocol):
@@ -79,9 +80,13 @@ class QueueSource:
             else:
                 errors[name] = result
         entries = [e for n in names for e in self._last.get(n, ())]
+        store_error = None
         if self.store is not None:
-            entries = await self._with_sessions(entries)
-        return QueueSnapshot(tuple(entries), errors, reports, now)
+            try:
+                entries = await self._with_sessions(entries)
+            except JobdeckError as exc:  # a damaged database: the queue is still the scheduler's
+                store_error = str(exc)
+        return QueueSnapshot(tuple(entries), errors, reports, now, store_error)
 
     async def _list(self, name: str, since: float) -> QueueReport | str:
         backend = self.backends[name]

@@ -3,6 +3,7 @@ and over SSH (the `queue_deck` fixture's two variants)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -129,3 +130,18 @@ def test_bad_queue_job_references_are_one_line(
     result = queue_deck.run(*args)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [f"jobdeck: error: {said}"]
+
+
+def test_a_damaged_database_does_not_hide_the_queue(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("dmg")
+    job_id = queue_deck.sbatch(f"--job-name={name}", "--time=5", "sleeper.sh", "300")
+    queue_deck.db.parent.mkdir(parents=True, exist_ok=True)
+    queue_deck.db.write_bytes(b"this is no database " * 400)
+    result = queue_deck.run("queue", "--json")
+    assert result.returncode == 1, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows[name]["job_id"] == job_id and rows[name]["session"] is None
+    said = result.stderr.strip().splitlines()
+    assert said[0].startswith(f"jobdeck: jobs not named by their sessions: {queue_deck.db}: ")
+    assert said[-1] == "jobdeck: error: the session database could not be read (see above)"
+    assert queue_deck.db.read_bytes() == b"this is no database " * 400  # nothing stored is touched

@@ -148,6 +148,9 @@ class QueueScreen(QueueActions):
                 if self._told.get(f"{report.cluster}:{line}") is None:
                     self._told[f"{report.cluster}:{line}"] = line
                     self.notify(line, severity="warning", timeout=10)
+        if snapshot.store_error is not None and self._told.get(":store") != snapshot.store_error:
+            self._told[":store"] = snapshot.store_error  # the jobs are listed, without their sessions
+            self.notify(snapshot.store_error, severity="error", timeout=15)
 
     def refresh_status(self) -> None:
         hidden = 0 if self.show_finished else sum(1 for e in self.entries if e.finished)
