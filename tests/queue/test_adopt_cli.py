@@ -6,6 +6,7 @@ outputs declared at or after adoption are validated, and bad IDs are one line ea
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,21 @@ def test_outputs_declared_in_the_config_file_apply_at_adoption_and_again_later(q
     assert later.returncode == 0 and "outputs declared (a.txt)" in later.stdout
     checked = queue_deck.json("validate", "--force", f"adopted/{name}")
     assert [r["state"] for r in checked] == ["SUCCEEDED"]
+
+
+def test_an_adopted_job_resubmitted_by_hand_is_found_by_name(queue_deck: QueueDeck) -> None:
+    name = queue_deck.name("ahand")
+    first = queue_deck.sbatch(f"--job-name={name}", "--time=5", "sleeper.sh", "300")
+    assert queue_deck.json("adopt", first)["adopted"][0]["job_id"] == first
+    subprocess.run(["scancel", first], env=queue_deck.environ(), check=True, timeout=30)
+    time.sleep(1.1)  # SLURM's submit times are whole seconds: a resubmission is the later one
+    second = queue_deck.sbatch(f"--job-name={name}", "--time=5", "sleeper.sh", "300")  # as people do
+    rows = queue_deck.sync_reports(
+        "adopted", lambda r: r[(name, None)]["job_id"] == second, SETTLE, "the resubmission found by name"
+    )[0]
+    assert rows[(name, None)]["state"] in ("QUEUED", "RUNNING")
+    attempts = queue_deck.json("status", f"adopted/{name}")["attempts"]
+    assert [(a["job_id"], a["state"]) for a in attempts] == [
+        (first, "CANCELLED"),
+        (second, attempts[1]["state"]),
+    ]
