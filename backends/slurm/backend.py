@@ -90,7 +90,7 @@ class SlurmBackend:
         argv = sbatch_argv(request)
         result = await self.runner.run(argv, input=script.encode(), timeout=self.submit_timeout)
         if not result.ok:
-            self._raise_if_unreachable(result, "sbatch")
+            self.raise_if_unreachable(result, "sbatch")
             raise SchedulerRejected(f"job {request.name!r}: sbatch refused: {result.error_text()}")
         try:
             job_id = parse_sbatch(result.stdout.decode(errors="replace"))
@@ -105,7 +105,7 @@ class SlurmBackend:
             ["head", "-c", str(SCRIPT_HEADER_BYTES), "--", request.script], timeout=self.timeout
         )
         if not head.ok:
-            self._raise_if_unreachable(head, "head")
+            self.raise_if_unreachable(head, "head")
             raise SchedulerRejected(
                 f"job {request.name!r}: cannot read script {request.script}: {head.error_text()}"
             )
@@ -120,7 +120,7 @@ class SlurmBackend:
             return
         made = await self.runner.run(["mkdir", "-p", "--", *sorted(folders)], timeout=self.timeout)
         if not made.ok:
-            self._raise_if_unreachable(made, "mkdir")
+            self.raise_if_unreachable(made, "mkdir")
             raise SchedulerRejected(
                 f"job {request.name!r}: cannot create the log folder: {made.error_text()}"
             )
@@ -128,9 +128,9 @@ class SlurmBackend:
     async def poll(self, job_ids: Sequence[str], since: float | None) -> PollReport:
         commands: list[str] = []
         argv, wanted = self._squeue_of(job_ids)
-        queue = await self._run(argv, commands)
+        queue = await self.run_counted(argv, commands)
         if not queue.ok and not is_invalid_job_id(queue.stderr.decode(errors="replace")):
-            self._raise_if_unreachable(queue, "squeue", force=True)
+            self.raise_if_unreachable(queue, "squeue", force=True)
         found = self._queue.read(queue.stdout, wanted)
         left = [] if len(found) == len(wanted) else [j for j in job_ids if j not in found]
         finished_source = True
@@ -153,7 +153,7 @@ class SlurmBackend:
         found: dict[str, Observation] = {}
         accounting_answered = True
         for argv in sacct_argvs(job_ids, since, time.time()):
-            result = await self._run(argv, commands)
+            result = await self.run_counted(argv, commands)
             if result.ok:
                 found.update({o.job_id: o for o in parse_sacct(result.stdout.decode(errors="replace"))})
                 continue
@@ -162,9 +162,9 @@ class SlurmBackend:
             break
         if accounting_answered:
             return found, True
-        held = await self._run(scontrol_argv(), commands)
+        held = await self.run_counted(scontrol_argv(), commands)
         if not held.ok and not is_invalid_job_id(held.stderr.decode(errors="replace")):
-            self._raise_if_unreachable(held, "scontrol")
+            self.raise_if_unreachable(held, "scontrol")
             return found, False
         for obs in parse_scontrol(held.stdout.decode(errors="replace")):
             found.setdefault(obs.job_id, obs)
@@ -179,18 +179,18 @@ class SlurmBackend:
         def matches(obs: Observation) -> bool:
             return obs.name in wanted_names or (obs.tag is not None and obs.tag in wanted_tags)
 
-        queue = await self._run(squeue_mine_argv(), commands)
+        queue = await self.run_counted(squeue_mine_argv(), commands)
         if not queue.ok:
-            self._raise_if_unreachable(queue, "squeue", force=True)
+            self.raise_if_unreachable(queue, "squeue", force=True)
         found = {o.job_id: o for o in parse_squeue(queue.stdout, self._queue.known_line) if matches(o)}
-        history = await self._run(sacct_find_argv(names, since, time.time()), commands)
+        history = await self.run_counted(sacct_find_argv(names, since, time.time()), commands)
         accounting = history.ok
         if history.ok:
             for obs in parse_sacct(history.stdout.decode(errors="replace")):
                 if matches(obs):
                     found.setdefault(obs.job_id, obs)
         elif not is_accounting_disabled(history.stderr.decode(errors="replace")):
-            self._raise_if_unreachable(history, "sacct")
+            self.raise_if_unreachable(history, "sacct")
         return PollReport(found, tuple(commands), accounting)
 
     async def list_queue(self, history_since: float) -> QueueReport:
@@ -202,12 +202,12 @@ class SlurmBackend:
             return
         result = await self.runner.run(["scancel", *job_ids], timeout=self.timeout)
         if not result.ok:
-            self._raise_if_unreachable(result, "scancel", force=True)
+            self.raise_if_unreachable(result, "scancel", force=True)
 
     async def requeue(self, job_id: str) -> None:
         result = await self.runner.run(["scontrol", "requeue", job_id], timeout=self.timeout)
         if not result.ok:
-            self._raise_if_unreachable(result, "scontrol requeue")
+            self.raise_if_unreachable(result, "scontrol requeue")
             raise SchedulerRejected(f"scontrol requeue {job_id} refused: {result.error_text()}")
 
     async def stat_paths(self, paths: Sequence[str], checksum: bool = False) -> dict[str, PathStat | None]:
@@ -222,13 +222,13 @@ class SlurmBackend:
     async def close(self) -> None:
         await self.runner.close()
 
-    async def _run(
+    async def run_counted(
         self, argv: list[str], commands: list[str], env: dict[str, str] = TIME_ENV
     ) -> CommandResult:
         commands.append(argv[0])
         return await self.runner.run(argv, env=env, timeout=self.timeout)
 
-    def _raise_if_unreachable(self, result: CommandResult, what: str, force: bool = False) -> None:
+    def raise_if_unreachable(self, result: CommandResult, what: str, force: bool = False) -> None:
         """A scheduler that cannot be reached (or is not installed) is BackendUnavailable: nothing
         may change state because of it. `force` treats every failure of `what` that way."""
         text = result.error_text()

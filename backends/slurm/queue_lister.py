@@ -46,9 +46,9 @@ class SlurmQueue:
 
     async def list_queue(self, history_since: float) -> QueueReport:
         backend, commands, notices = self.backend, [], []
-        answer = await backend._run(queue_argv(), commands)
+        answer = await backend.run_counted(queue_argv(), commands)
         if not answer.ok:
-            backend._raise_if_unreachable(answer, "squeue", force=True)
+            backend.raise_if_unreachable(answer, "squeue", force=True)
         queue = self._reader.read(answer.stdout)
         if queue is not self._queue:
             if self._reader.same_jobs:
@@ -80,7 +80,7 @@ class SlurmQueue:
 
     async def _ask_history(self, since: float, commands: list[str], notices: list[str]) -> None:
         backend = self.backend
-        answer = await backend._run(history_argv(since, time.time()), commands, HISTORY_ENV)
+        answer = await backend.run_counted(history_argv(since, time.time()), commands, HISTORY_ENV)
         self._listed = self._rest = None
         if not answer.ok:
             self._accounting = False
