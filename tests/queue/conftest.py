@@ -84,3 +84,6 @@ def queue_deck(request: pytest.FixtureRequest, tmp_path: Path, slurm_conf: str) 
         yield deck
     finally:
         deck.cancel_leftovers()
+        kept = Path.home() / ".jobdeck" / "adopted" / "lab"  # the loopback sshd logs in as this user
+        for job_id in deck.submitted:
+            (kept / f"{job_id}.sh").unlink(missing_ok=True)  # adoption's copies of the batch scripts

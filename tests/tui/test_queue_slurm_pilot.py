@@ -52,6 +52,7 @@ def sleeper(slurm_conf: str, tmp_path: Path) -> Iterator[Sleeper]:
         yield Sleeper(name, job_id, log)
     finally:
         subprocess.run(["scancel", job_id], env=env, capture_output=True, timeout=30, check=False)
+        (Path.home() / ".jobdeck" / "adopted" / "lab" / f"{job_id}.sh").unlink(missing_ok=True)
 
 
 @pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
