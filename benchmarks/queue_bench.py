@@ -18,19 +18,18 @@ with other suites: their jobs are in it too, and when one leaves the queue the l
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from poll_bench import (
     bare_squeue,
     bare_squeue_over,
     cluster_arguments,
+    ms,
     print_load_after,
     retried,
     scontrol,
@@ -113,10 +112,6 @@ async def measure(size: int, runs: int, transport: str) -> Figures:
         subprocess.run(["scancel", f"--name={name}"], capture_output=True, timeout=120, check=False)
         await backend.close()
     return figures
-
-
-def ms(values: Sequence[float]) -> float:
-    return statistics.median(values) * 1000
 
 
 def report(size: int, figures: Figures, runs: int) -> None:

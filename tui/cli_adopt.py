@@ -20,7 +20,7 @@ from tui.cli_common import (
     with_db,
 )
 from tui.config import load_config
-from tui.queue_clusters import no_clusters_message, queue_clusters
+from tui.queue_clusters import chosen_clusters
 
 
 @click.command()
@@ -55,15 +55,11 @@ async def adopt(
     from tui.job_json import job_dict
 
     config = load_config()
-    clusters = queue_clusters(config)
-    if not clusters:
-        raise InputError(no_clusters_message(config))
-    if cluster_name is None:
-        if len(clusters) > 1:
-            raise InputError(f"--cluster: say which cluster the jobs run on: {', '.join(clusters)}")
-        cluster_name = next(iter(clusters))
-    if cluster_name not in clusters:
-        raise InputError(f"--cluster: unknown cluster {cluster_name!r} (known: {', '.join(clusters)})")
+    clusters = chosen_clusters(config)
+    if cluster_name is None and len(clusters) > 1:
+        raise InputError(f"--cluster: say which cluster the jobs run on: {', '.join(clusters)}")
+    cluster_name = cluster_name or next(iter(clusters))
+    clusters = chosen_clusters(config, [cluster_name])
     cluster = clusters[cluster_name]
     store = await open_store(ctx)
     backend = cluster.open_backend(ctx.obj["db"].parent / "local-jobs", session)

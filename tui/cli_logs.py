@@ -104,13 +104,26 @@ async def _show(
     controller: Controller, store: SessionStore, job: Job, path: str, follow: bool, tail_lines: int | None
 ) -> None:
     source = log_source(job, controller, store)
-    tail, batch = await opened(source.read, source.read_chunk, path, tail_lines)
+    await print_log(source.read, source.read_chunk, path, tail_lines, follow, lambda: _ended(store, job))
+
+
+async def print_log(
+    read: ReadBytes,
+    read_chunk: ReadChunkOf | None,
+    path: str,
+    tail_lines: int | None,
+    follow: bool,
+    ended: Callable[[], Awaitable[bool]],
+) -> None:
+    """Print the log (or its last `tail_lines` lines), then with `follow` its new lines until
+    nothing more comes and `ended()` says the job has ended."""
+    tail, batch = await opened(read, read_chunk, path, tail_lines)
     while follow:
         batch = await read_batch(tail.poll)
         print_batch(batch)
         if batch.behind:
             continue
-        if not batch.lines and await _ended(store, job):
+        if not batch.lines and await ended():
             break
         await asyncio.sleep(FOLLOW_EVERY)
     if batch.pending:  # the last line, without its newline yet

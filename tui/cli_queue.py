@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
 import click
 
 from monitor.errors import InputError, JobdeckError
+from monitor.manifest import ClusterConfig
 from monitor.queue import QueueEntry
 from tui.cli_common import db_path, emit_json, open_existing_store, run_async, with_db
 from tui.config import load_config
-from tui.queue_clusters import no_clusters_message, queue_clusters
+from tui.queue_clusters import chosen_clusters
 from tui.queue_json import entry_dict
 from tui.text_table import duration, table
+
+if TYPE_CHECKING:
+    from tui.queue_source import QueueSource
 
 
 @click.command()
@@ -24,32 +32,15 @@ from tui.text_table import duration, table
 @run_async
 async def queue(ctx: click.Context, only: tuple[str, ...], since: float | None, as_json: bool) -> None:
     """Every job of yours on every cluster: the queue and what finished lately, manifest or not."""
-    from tui.queue_source import QueueSource  # the backends: only when listing
-
     config = load_config()
     if since is not None and since <= 0:
         raise InputError(f"--since: must be a positive number of hours, got {since:g}")
-    clusters = queue_clusters(config)
-    if not clusters:
-        raise InputError(no_clusters_message(config))
-    unknown = [name for name in only if name not in clusters]
-    if unknown:
-        raise InputError(f"--cluster: unknown cluster {unknown[0]!r} (known: {', '.join(clusters)})")
-    unreadable = None
-    try:
-        store = await open_existing_store(ctx)
-    except JobdeckError as exc:  # a damaged database: the queue is still the scheduler's
-        store, unreadable = None, str(exc)
-    source = QueueSource(clusters, store, db_path(ctx).parent / "local-jobs")
-    try:
-        snapshot = await source.refresh(config.history_hours if since is None else since, only or None)
-    finally:
-        await source.close()
-        if store is not None:
-            await store.close()
+    clusters = chosen_clusters(config, only)
+    async with listing(ctx, clusters) as (source, unreadable):
+        snapshot = await source.refresh(config.history_hours if since is None else since)
     for error in snapshot.errors.values():
         click.echo(f"jobdeck: {error}", err=True)
-    store_error = snapshot.store_error or unreadable
+    store_error = snapshot.store_error or (str(unreadable) if unreadable else None)
     if store_error is not None:
         click.echo(f"jobdeck: jobs not named by their sessions: {store_error}", err=True)
     for report in snapshot.reports.values():
@@ -63,7 +54,29 @@ async def queue(ctx: click.Context, only: tuple[str, ...], since: float | None, 
     if store_error is not None:
         raise JobdeckError("the session database could not be read (see above)")
     if snapshot.errors:  # what answered is printed; a script still learns that a cluster did not
-        raise JobdeckError(f"{len(snapshot.errors)} of {len(only or clusters)} clusters did not answer")
+        raise JobdeckError(f"{len(snapshot.errors)} of {len(clusters)} clusters did not answer")
+
+
+@asynccontextmanager
+async def listing(
+    ctx: click.Context, clusters: dict[str, ClusterConfig]
+) -> AsyncIterator[tuple[QueueSource, JobdeckError | None]]:
+    """A QueueSource of `clusters` for one command, with the session store when it can be read
+    (else why not: a damaged database does not hide the scheduler's queue); both closed after."""
+    from tui.queue_source import QueueSource  # the backends: only when listing
+
+    unreadable = None
+    try:
+        store = await open_existing_store(ctx)
+    except JobdeckError as exc:
+        store, unreadable = None, exc
+    source = QueueSource(clusters, store, db_path(ctx).parent / "local-jobs")
+    try:
+        yield source, unreadable
+    finally:
+        await source.close()
+        if store is not None:
+            await store.close()
 
 
 def queue_table(entries: tuple[QueueEntry, ...], now: float) -> str:

@@ -4,7 +4,6 @@ listing of that cluster's queue (an array's base ID names every task), then the 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -15,9 +14,9 @@ from monitor.errors import InputError
 from monitor.log_tail import chunk_reader
 from monitor.protocols import Backend
 from monitor.queue import QueueEntry
-from tui.cli_common import db_path, emit_json, open_existing_store
+from tui.cli_common import emit_json
 from tui.config import load_config
-from tui.queue_clusters import no_clusters_message, queue_clusters
+from tui.queue_clusters import chosen_clusters
 from tui.queue_json import entry_dict
 
 cluster_option = click.option(
@@ -32,25 +31,16 @@ async def queue_jobs(
     ctx: click.Context, cluster: str, refs: Sequence[str]
 ) -> AsyncIterator[tuple[Backend, list[QueueEntry]]]:
     """The cluster's backend, open for the command, and the queue's entries `refs` name."""
-    from tui.queue_source import QueueSource  # the backends: only when acting
+    from tui.cli_queue import listing
 
     config = load_config()
-    clusters = queue_clusters(config)
-    if not clusters:
-        raise InputError(no_clusters_message(config))
-    if cluster not in clusters:
-        raise InputError(f"--cluster: unknown cluster {cluster!r} (known: {', '.join(clusters)})")
-    store = await open_existing_store(ctx)
-    source = QueueSource({cluster: clusters[cluster]}, store, db_path(ctx).parent / "local-jobs")
-    try:
+    async with listing(ctx, chosen_clusters(config, [cluster])) as (source, unreadable):
+        if unreadable is not None:
+            raise unreadable
         snapshot = await source.refresh(config.history_hours)
         if cluster in snapshot.errors:
             raise InputError(snapshot.errors[cluster])
         yield source.backends[cluster], _named(snapshot.entries, refs, cluster, config.history_hours)
-    finally:
-        await source.close()
-        if store is not None:
-            await store.close()
 
 
 def _named(
@@ -87,7 +77,7 @@ async def print_queued_log(
     ctx: click.Context, cluster: str, ref: str, stderr: bool, follow: bool, tail_lines: int | None
 ) -> None:
     """The log of a job of the queue, read through its cluster's backend as the log view reads it."""
-    from tui.cli_logs import FOLLOW_EVERY, opened, print_batch, read_batch
+    from tui.cli_logs import print_log
 
     async with queue_jobs(ctx, cluster, [ref]) as (backend, entries):
         if len(entries) > 1:
@@ -105,20 +95,18 @@ async def print_queued_log(
                 else "not started?"
             )
             raise InputError(f"job {entry.job_id}: the scheduler gives no log path ({why})")
-        tail, batch = await opened(backend.read_bytes, chunk_reader(backend.read_many), path, tail_lines)
-        looked = time.monotonic()
-        ended = entry.finished
-        while follow:
-            batch = await read_batch(tail.poll)
-            print_batch(batch)
-            if batch.behind:
-                continue
-            if not batch.lines and ended:
-                break
-            if time.monotonic() - looked > QUEUE_LOOK_EVERY and (lister := backend.queue_lister):
+        lister = backend.queue_lister
+        looked, ended = time.monotonic(), entry.finished
+
+        async def has_ended() -> bool:
+            """Whether the queue says the job has ended, asked again at most every QUEUE_LOOK_EVERY s."""
+            nonlocal looked, ended
+            if not ended and lister is not None and time.monotonic() - looked > QUEUE_LOOK_EVERY:
                 listed = await lister.list_queue(time.time() - 3600)
                 now = next((e for e in listed.entries if e.job_id == entry.job_id), None)
                 ended, looked = now is None or now.finished, time.monotonic()
-            await asyncio.sleep(FOLLOW_EVERY)
-        if batch.pending:
-            click.echo(batch.pending)
+            return ended
+
+        await print_log(
+            backend.read_bytes, chunk_reader(backend.read_many), path, tail_lines, follow, has_ended
+        )

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monitor.errors import InputError
 from monitor.manifest import ClusterConfig
 from tui.config import UserConfig
 
@@ -74,6 +76,18 @@ def _cluster_name(context: str) -> str:
     except ValueError:
         return "kubernetes"
     return name
+
+
+def chosen_clusters(config: UserConfig, names: Sequence[str] = ()) -> dict[str, ClusterConfig]:
+    """The clusters `--cluster` names (every one when none is named), or one line saying what to
+    configure or which names are known: what every command on the user's queue starts from."""
+    clusters = queue_clusters(config)
+    if not clusters:
+        raise InputError(no_clusters_message(config))
+    unknown = [name for name in names if name not in clusters]
+    if unknown:
+        raise InputError(f"--cluster: unknown cluster {unknown[0]!r} (known: {', '.join(clusters)})")
+    return {name: clusters[name] for name in names} if names else clusters
 
 
 def no_clusters_message(config: UserConfig) -> str:
