@@ -9,15 +9,19 @@ import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from backends.runners.base import CommandResult, Runner
+from backends.runners.base import CommandResult
 from backends.slurm.commands import FIELD_SEP, TIME_ENV
 from backends.slurm.parse import expand_array_expression, is_invalid_job_id, scontrol_fields
 from backends.slurm.submit_line import CommandLine, header_options, submit_line
 from backends.slurm.submitted import command_args, log_template, restart_options, uid_of
 from monitor.adoption import Captured
-from monitor.errors import BackendUnavailable, SchedulerRejected
+from monitor.errors import SchedulerRejected
 from monitor.model import JobSpec, SubmitRequest
+
+if TYPE_CHECKING:
+    from backends.slurm.backend import SlurmBackend
 
 SCRIPTS_DIR = ".jobdeck/adopted"
 """Where adopted jobs' batch scripts are kept, under the cluster user's home."""
@@ -45,10 +49,11 @@ class _Known:
 class SlurmAdopter:
     """monitor.protocols.Adopter for one SLURM cluster."""
 
-    def __init__(self, cluster: str, runner: Runner, timeout: float) -> None:
-        self.cluster = cluster
-        self.runner = runner
-        self.timeout = timeout
+    def __init__(self, backend: SlurmBackend) -> None:
+        self.backend = backend
+        self.cluster = backend.cluster
+        self.runner = backend.runner
+        self.timeout = backend.timeout
         self._uid: int | None = None
 
     async def capture(self, job_id: str) -> Captured:
@@ -185,11 +190,9 @@ class SlurmAdopter:
         return self._uid
 
     async def _run(self, argv: list[str], what: str) -> CommandResult:
-        result = await self.runner.run(argv, env=TIME_ENV, timeout=self.timeout)
-        if result.returncode == 127 or "Unable to contact slurm controller" in result.error_text():
-            raise BackendUnavailable(
-                f"{self.cluster} ({self.runner.description}): {what} failed: {result.error_text()}"
-            )
+        result = await self.backend.runner.run(argv, env=TIME_ENV, timeout=self.backend.timeout)
+        if not result.ok:
+            self.backend.raise_if_unreachable(result, what)
         return result
 
 

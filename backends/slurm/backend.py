@@ -59,7 +59,7 @@ class SlurmBackend:
 
     @property
     def adopter(self) -> SlurmAdopter:
-        return SlurmAdopter(self.cluster, self.runner, self.timeout)
+        return SlurmAdopter(self)
 
     def __init__(
         self, cluster: str, runner: Runner, *, timeout: float = 30.0, submit_timeout: float = 60.0
